@@ -4,8 +4,8 @@
 # static libraries kept private (--exclude-libs), undefined symbols refused at
 # link time, and no "lib" prefix. Set CUMULO_PLUGIN_OUTPUT_DIR to choose where
 # the .so lands.
-set(_CUMULO_PLUGIN_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin.map")
 function(cumulo_add_plugin target)
+  set(_map "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/plugin.map")
   add_library(${target} MODULE ${ARGN})
   if(TARGET Cumulo::sdk)
     target_link_libraries(${target} PRIVATE Cumulo::sdk)
@@ -16,7 +16,7 @@ function(cumulo_add_plugin target)
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_options(${target} PRIVATE
-    "-Wl,--version-script=${_CUMULO_PLUGIN_MAP}" "-Wl,--exclude-libs,ALL")
+    "-Wl,--version-script=${_map}" "-Wl,--exclude-libs,ALL")
   # Refuse undefined symbols at link time (sanitizer runtimes live in the host).
   if(NOT CUMULO_SANITIZE)
     target_link_options(${target} PRIVATE "-Wl,-z,defs")

@@ -1,0 +1,48 @@
+#include "api/envelope.hpp"
+
+#include <ctime>
+
+namespace cumulo::api {
+
+std::string iso_now() {
+  thread_local std::time_t cached_sec = 0;
+  thread_local std::string cached;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_sec) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cached = buf;
+    cached_sec = now;
+  }
+  return cached;
+}
+
+void send_data(const net::HttpRequest& req, net::HttpResponse& res, const nlohmann::json& data, unsigned status) {
+  res.status = status;
+  nlohmann::json body = {{"data", data}, {"time", iso_now()}, {"reqId", req.req_id}};
+  res.body = body.dump();
+}
+
+void send_error(const net::HttpRequest& req, net::HttpResponse& res, unsigned status, std::string_view code, std::string_view message,
+                const nlohmann::json& details) {
+  res.status = status;
+  res.content_type = "application/json; charset=utf-8";
+  nlohmann::json err = {{"code", code}, {"message", message}};
+  if (!details.is_null()) err["details"] = details;
+  nlohmann::json body = {{"error", err}, {"time", iso_now()}, {"reqId", req.req_id}};
+  // Invalid UTF-8 in a message must not turn a 4xx into a 500.
+  res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json parse_body(const net::HttpRequest& req) {
+  if (req.body.empty()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: empty body, JSON expected");
+  try {
+    return nlohmann::json::parse(req.body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiError(400, "E-VAL-INVALID", std::string("Request validation failed: malformed JSON at byte ") + std::to_string(e.byte));
+  }
+}
+
+}  // namespace cumulo::api

@@ -1,0 +1,267 @@
+#include "app/app.hpp"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <sstream>
+
+#include "api/metrics.hpp"
+#include "app/dispatcher.hpp"
+#include "app/meta_task_store.hpp"
+#include "net/server.hpp"
+#include "net/x509.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/worker_pool.hpp"
+
+namespace fs = std::filesystem;
+
+namespace cumulo::app {
+
+struct App::Net {
+  boost::asio::io_context io;
+  boost::asio::thread_pool blocking;
+  api::Metrics metrics;
+  net::CertStore certs;
+  std::unique_ptr<HostDispatcher> dispatcher;
+  std::unique_ptr<net::HttpServer> main, http;
+  std::vector<std::thread> threads;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  explicit Net(uint32_t blocking_threads) : blocking(blocking_threads) {}
+};
+
+namespace {
+
+std::string random_token() {
+  unsigned char b[24];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
+  return s;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_private(const fs::path& p, const std::string& data) {
+  fs::create_directories(p.parent_path());
+  {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out) throw std::runtime_error("cannot write " + p.string());
+  }
+  ::chmod(p.c_str(), 0600);
+}
+
+}  // namespace
+
+// Default plugin directory: ../plugins next to the binary (build tree and
+// `cmake --install` layout alike), then lib/cumulo/plugins.
+std::vector<fs::path> default_plugin_dirs() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {"./plugins"};
+  auto bin = exe.parent_path();
+  std::vector<fs::path> out;
+  for (auto p : {bin.parent_path() / "plugins", bin.parent_path() / "lib" / "cumulo" / "plugins"})
+    if (fs::is_directory(p, ec)) out.push_back(p);
+  if (out.empty()) out.push_back(bin.parent_path() / "plugins");
+  return out;
+}
+
+App::App(Config cfg) : cfg_(std::move(cfg)) {
+  if (cfg_.plugin_dirs.empty()) cfg_.plugin_dirs = default_plugin_dirs();
+  fs::create_directories(cfg_.data_dir);
+  admin_token_ = cfg_.admin_token;
+  if (admin_token_.empty()) {
+    // Like Jupyter: a random operator token in a 0600 file, kept across restarts.
+    auto p = cfg_.data_dir / "admin.token";
+    if (fs::exists(p)) admin_token_ = read_file(p);
+    while (!admin_token_.empty() && std::isspace(static_cast<unsigned char>(admin_token_.back()))) admin_token_.pop_back();
+    if (admin_token_.empty()) {
+      admin_token_ = random_token();
+      write_private(p, admin_token_ + "\n");
+    }
+  }
+  net_ = std::make_unique<Net>(cfg_.blocking_threads);
+  plugins::HostHooks hooks;
+  hooks.metric_add = [m = &net_->metrics](std::string_view plugin, std::string_view name, double v) { m->add_plugin_metric(plugin, name, v); };
+  plugins_ = std::make_unique<plugins::PluginManager>(cfg_.plugin_dirs, cfg_.data_dir / ".plugin-cache", hooks);
+  backends_ = std::make_unique<Backends>(cfg_, *plugins_);
+  workers_ = std::make_unique<runtime::WorkerPool>(cfg_.workers_high, cfg_.workers_medium, cfg_.workers_low);
+}
+
+App::~App() { stop(); }
+
+void App::load_certificates() {
+  if (cfg_.mode != "standalone") return;
+  for (const auto& c : cfg_.certs) net_->certs.put_files(c.domain, c.cert_file.string(), c.key_file.string());
+  // DATA_DIR/certs/<domain>/{cert,key}.pem: what ACME will write (issue 4).
+  auto dir = cfg_.data_dir / "certs";
+  for (const auto& t : backends_->tenants()) {
+    const std::string domain = "cl-o." + t.id_tag;
+    if (net_->certs.has(domain)) continue;
+    auto cert = dir / domain / "cert.pem", key = dir / domain / "key.pem";
+    if (!fs::exists(cert) || !fs::exists(key)) {
+      // No certificate yet: a self-signed placeholder keeps HTTPS working.
+      spdlog::warn("no certificate for {}: generating a self-signed one in {}", domain, (dir / domain).string());
+      auto kc = net::make_leaf({domain, t.id_tag}, nullptr, 90);
+      write_private(key, kc.key_pem);
+      write_private(cert, kc.cert_pem);
+    }
+    net_->certs.put_files(domain, cert.string(), key.string());
+  }
+  // Re-read every existing directory so renewed certificates take effect.
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    auto cert = e.path() / "cert.pem", key = e.path() / "key.pem";
+    if (fs::exists(cert) && fs::exists(key)) {
+      try {
+        net_->certs.put_files(e.path().filename().string(), cert.string(), key.string());
+      } catch (const std::exception& ex) {
+        spdlog::error("certificate {}: {}", e.path().string(), ex.what());
+      }
+    }
+  }
+}
+
+void App::start_scheduler() {
+  auto meta = [this] {
+    auto b = backends_->for_profile(cfg_.default_profile);
+    return b ? b->meta : plugins::MetaHandle();
+  };
+  auto m = meta();
+  if (!m || !m.has_tasks()) {
+    spdlog::warn("profile {} has no meta adapter with a tasks part: the scheduler is off", cfg_.default_profile);
+    return;
+  }
+  clock_ = std::make_unique<runtime::SystemClock>();
+  task_store_ = std::make_unique<MetaTaskStore>(meta);
+  scheduler_ = std::make_unique<runtime::Scheduler>(*task_store_, *workers_, *clock_);
+  scheduler_->start();
+}
+
+void App::start() {
+  if (started_) return;
+  started_ = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto reports = plugins_->load_all();
+  size_t refused = std::count_if(reports.begin(), reports.end(), [](const auto& r) { return r.status == "refused"; });
+  backends_->rebind();
+  start_scheduler();
+  load_certificates();
+
+  auto& n = *net_;
+  n.dispatcher = std::make_unique<HostDispatcher>(*this, n.metrics);
+  n.metrics.set_gauge_source([this] {
+    std::map<std::string, double> g;
+    g["cumulo_plugins_loaded"] = static_cast<double>(plugins_->loaded_count());
+    g["cumulo_plugins_mapped"] = static_cast<double>(plugins_->mapped_count());
+    auto s = workers_->stats();
+    g["cumulo_worker_queue_depth_high"] = static_cast<double>(s.high_queue_depth);
+    g["cumulo_worker_queue_depth_medium"] = static_cast<double>(s.medium_queue_depth);
+    g["cumulo_worker_queue_depth_low"] = static_cast<double>(s.low_queue_depth);
+    g["cumulo_worker_jobs_completed"] = static_cast<double>(s.jobs_completed);
+    g["cumulo_worker_jobs_failed"] = static_cast<double>(s.jobs_failed);
+    if (net_->main) g["cumulo_http_active_requests"] = static_cast<double>(net_->main->active_requests());
+    return g;
+  });
+  auto ws = [d = n.dispatcher.get()](const net::HttpRequest& req) { return d->websocket(req); };
+
+  net::ServerOptions so;
+  auto [host, port] = Config::split_listen(cfg_.listen);
+  so.host = host;
+  so.port = port;
+  so.tls = cfg_.mode == "standalone";
+  so.certs = &n.certs;
+  so.body_limit = cfg_.body_limit;
+  so.header_limit = cfg_.header_limit;
+  so.timeout_ms = cfg_.request_timeout_ms;
+  if (cfg_.mode == "proxy") so.trusted_proxies = cfg_.trusted_proxies;
+  n.main = std::make_unique<net::HttpServer>(n.io, n.blocking, *n.dispatcher, ws, so);
+  port_ = n.main->start();
+  if (cfg_.mode == "standalone" && !cfg_.listen_http.empty()) {
+    net::ServerOptions ho = so;
+    auto [hh, hp] = Config::split_listen(cfg_.listen_http);
+    ho.host = hh;
+    ho.port = hp;
+    ho.tls = false;
+    ho.redirect_to_https = true;
+    n.http = std::make_unique<net::HttpServer>(n.io, n.blocking, *n.dispatcher, nullptr, ho);
+    http_port_ = n.http->start();
+  }
+  for (uint32_t i = 0; i < cfg_.io_threads; ++i) n.threads.emplace_back([&n] { n.io.run(); });
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("cumulo ready in {:.1f} ms: {} plugins loaded, {} refused, {} tenants, mode {}", ms, plugins_->loaded_count(), refused, backends_->tenants().size(), cfg_.mode);
+}
+
+std::vector<plugins::PluginReport> App::reload() {
+  auto reps = plugins_->rescan();
+  backends_->rebind();
+  try {
+    load_certificates();
+  } catch (const std::exception& e) {
+    spdlog::error("reloading certificates failed: {}", e.what());
+  }
+  spdlog::info("reload: {} plugin files acted upon", reps.size());
+  return reps;
+}
+
+void App::run_until_signal() {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop_requested = false;
+  boost::asio::signal_set signals(net_->io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      // Reload off the network threads: plugin init may take a while.
+      boost::asio::post(net_->blocking, [this] { reload(); });
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("signal {}: shutting down gracefully", sig);
+    std::lock_guard lk(mu);
+    stop_requested = true;
+    cv.notify_all();
+  };
+  signals.async_wait(on_signal);
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return stop_requested; });
+  lk.unlock();
+  signals.cancel();
+  stop();
+}
+
+void App::stop() {
+  if (!started_ || stopped_.exchange(true)) return;
+  auto& n = *net_;
+  if (n.main) n.main->stop();
+  if (n.http) n.http->stop();
+  // Drain: wait (polling with a deadline) for in-flight requests to finish.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.shutdown_grace_ms);
+  auto busy = [&] { return (n.main && n.main->open_connections() > 0) || (n.http && n.http->open_connections() > 0); };
+  while (busy() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (busy()) spdlog::warn("shutdown grace period over with connections still open");
+  if (scheduler_) scheduler_->stop();
+  n.work.reset();
+  n.io.stop();
+  for (auto& t : n.threads) t.join();
+  n.threads.clear();
+  n.blocking.join();
+  workers_->shutdown();
+  spdlog::info("cumulo stopped");
+}
+
+}  // namespace cumulo::app

@@ -1,0 +1,181 @@
+#include "app/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace cumulo::app {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Replaces ${DATA_DIR} in adapter options so one config works anywhere.
+std::string expand(std::string s, const std::string& data_dir) {
+  const std::string key = "${DATA_DIR}";
+  for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + data_dir.size())) s.replace(p, key.size(), data_dir);
+  return s;
+}
+
+uint32_t to_u32(const char* name, const std::string& v) {
+  try {
+    size_t used = 0;
+    unsigned long n = std::stoul(v, &used);
+    if (used != v.size() || n > UINT32_MAX) throw std::invalid_argument(v);
+    return static_cast<uint32_t>(n);
+  } catch (const std::exception&) {
+    throw ConfigError(std::string(name) + ": expected a non-negative integer, got '" + v + "'");
+  }
+}
+
+template <class T>
+void get(const json& j, const char* key, T& out) {
+  if (!j.contains(key)) return;
+  try {
+    out = j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    throw ConfigError(std::string("config key '") + key + "': " + e.what());
+  }
+}
+
+std::vector<std::string> split_list(const std::string& s, const char* seps) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find_first_of(seps, start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::pair<std::string, uint16_t> Config::split_listen(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) throw ConfigError("listen address '" + addr + "' must be HOST:PORT");
+  std::string host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  uint32_t port = to_u32("port", addr.substr(colon + 1));
+  if (port > 65535) throw ConfigError("listen address '" + addr + "': port out of range");
+  return {host.empty() ? "0.0.0.0" : host, static_cast<uint16_t>(port)};
+}
+
+Config Config::load(const std::optional<std::filesystem::path>& file, const std::function<const char*(const char*)>& getenv) {
+  Config c;
+  json j = json::object();
+  if (file) {
+    std::ifstream in(*file);
+    if (!in) throw ConfigError("cannot read config file " + file->string());
+    try {
+      j = json::parse(in);
+    } catch (const json::exception& e) {
+      throw ConfigError("config file " + file->string() + " is not valid JSON: " + e.what());
+    }
+    if (!j.is_object()) throw ConfigError("config file must hold a JSON object");
+  }
+  get(j, "mode", c.mode);
+  get(j, "listen", c.listen);
+  get(j, "listenHttp", c.listen_http);
+  std::string data_dir;
+  get(j, "dataDir", data_dir);
+  if (!data_dir.empty()) c.data_dir = data_dir;
+  get(j, "baseIdTag", c.base_id_tag);
+  get(j, "baseAppDomain", c.base_app_domain);
+  get(j, "basePassword", c.base_password);
+  std::vector<std::string> dirs;
+  get(j, "pluginDirs", dirs);
+  for (auto& d : dirs) c.plugin_dirs.emplace_back(d);
+  get(j, "adminToken", c.admin_token);
+  get(j, "trustedProxies", c.trusted_proxies);
+  get(j, "bodyLimit", c.body_limit);
+  get(j, "headerLimit", c.header_limit);
+  get(j, "requestTimeoutMs", c.request_timeout_ms);
+  get(j, "shutdownGraceMs", c.shutdown_grace_ms);
+  get(j, "ioThreads", c.io_threads);
+  get(j, "blockingThreads", c.blocking_threads);
+  if (j.contains("workers")) {
+    const auto& w = j["workers"];
+    get(w, "high", c.workers_high);
+    get(w, "medium", c.workers_medium);
+    get(w, "low", c.workers_low);
+  }
+  get(j, "logLevel", c.log_level);
+  get(j, "logFormat", c.log_format);
+  get(j, "defaultProfile", c.default_profile);
+
+  // Environment overrides the file (names as the reference server uses them).
+  auto env = [&](const char* name, std::string& out) {
+    if (const char* v = getenv(name)) out = v;
+  };
+  env("MODE", c.mode);
+  env("LISTEN", c.listen);
+  env("LISTEN_HTTP", c.listen_http);
+  if (const char* v = getenv("DATA_DIR")) c.data_dir = v;
+  env("BASE_ID_TAG", c.base_id_tag);
+  env("BASE_APP_DOMAIN", c.base_app_domain);
+  env("BASE_PASSWORD", c.base_password);
+  env("CUMULO_ADMIN_TOKEN", c.admin_token);
+  env("LOG_LEVEL", c.log_level);
+  env("LOG_FORMAT", c.log_format);
+  if (const char* v = getenv("PLUGIN_DIRS")) {
+    c.plugin_dirs.clear();
+    for (auto& d : split_list(v, ",:")) c.plugin_dirs.emplace_back(d);
+  }
+  if (const char* v = getenv("TRUSTED_PROXIES")) c.trusted_proxies = split_list(v, ",");
+  if (const char* v = getenv("WORKER_POOL_HIGH")) c.workers_high = to_u32("WORKER_POOL_HIGH", v);
+  if (const char* v = getenv("WORKER_POOL_MEDIUM")) c.workers_medium = to_u32("WORKER_POOL_MEDIUM", v);
+  if (const char* v = getenv("WORKER_POOL_LOW")) c.workers_low = to_u32("WORKER_POOL_LOW", v);
+
+  if (c.mode == "stream-proxy") throw ConfigError("MODE=stream-proxy is not supported by Cumulo yet; use standalone or proxy");
+  if (c.mode != "standalone" && c.mode != "proxy") throw ConfigError("MODE must be 'standalone' or 'proxy', got '" + c.mode + "'");
+  if (c.listen_http == "none") c.listen_http.clear();
+  if (c.base_app_domain.empty()) c.base_app_domain = c.base_id_tag;
+  if (c.log_format != "text" && c.log_format != "json") throw ConfigError("logFormat must be 'text' or 'json'");
+  if (c.io_threads == 0 || c.blocking_threads == 0) throw ConfigError("ioThreads and blockingThreads must be at least 1");
+  if (c.workers_high + c.workers_medium + c.workers_low == 0) throw ConfigError("the worker pool needs at least one thread");
+
+  const std::string dd = c.data_dir.string();
+  // Backend profiles. The embedded default needs no server: files under DATA_DIR.
+  c.profiles["embedded"] = Profile{"embedded", {{"meta", {"meta-files", expand(R"({"dir":"${DATA_DIR}/meta"})", dd)}}}};
+  if (j.contains("profiles")) {
+    if (!j["profiles"].is_object()) throw ConfigError("'profiles' must be an object of name → {kind: {factory, options}}");
+    for (auto& [name, p] : j["profiles"].items()) {
+      if (!p.is_object()) throw ConfigError("profile '" + name + "' must be an object");
+      Profile prof{name, {}};
+      for (auto& [kind, spec] : p.items()) {
+        if (kind != "auth" && kind != "meta" && kind != "blob" && kind != "rtdb" && kind != "crdt")
+          throw ConfigError("profile '" + name + "': unknown adapter kind '" + kind + "' (auth, meta, blob, rtdb, crdt)");
+        if (!spec.is_object() || !spec.contains("factory") || !spec["factory"].is_string())
+          throw ConfigError("profile '" + name + "', " + kind + ": needs {\"factory\": \"name\", \"options\": {...}}");
+        AdapterSpec a{spec["factory"].get<std::string>(), spec.value("options", json::object()).dump()};
+        a.options_json = expand(a.options_json, dd);
+        prof.adapters[kind] = std::move(a);
+      }
+      c.profiles[name] = std::move(prof);
+    }
+  }
+  if (!c.profiles.count(c.default_profile)) throw ConfigError("defaultProfile '" + c.default_profile + "' is not defined");
+
+  if (j.contains("tenants")) {
+    if (!j["tenants"].is_array()) throw ConfigError("'tenants' must be an array of {idTag, profile}");
+    for (auto& t : j["tenants"]) {
+      TenantConfig tc{t.value("idTag", ""), t.value("profile", "")};
+      if (tc.id_tag.empty()) throw ConfigError("every tenant needs an idTag");
+      if (!tc.profile.empty() && !c.profiles.count(tc.profile)) throw ConfigError("tenant " + tc.id_tag + ": unknown profile '" + tc.profile + "'");
+      c.tenants.push_back(std::move(tc));
+    }
+  }
+  if (j.contains("certs")) {
+    for (auto& t : j["certs"]) c.certs.push_back({t.value("domain", ""), t.value("cert", ""), t.value("key", "")});
+  }
+  if (j.contains("extensions")) {
+    for (auto& [name, opts] : j["extensions"].items()) c.extension_options[name] = expand(opts.dump(), dd);
+  }
+  split_listen(c.listen);  // validate early
+  if (!c.listen_http.empty()) split_listen(c.listen_http);
+  return c;
+}
+
+}  // namespace cumulo::app

@@ -1,0 +1,221 @@
+#include "app/dispatcher.hpp"
+
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "api/envelope.hpp"
+#include "app/app.hpp"
+#include "app/selftest.hpp"
+
+namespace cumulo::app {
+
+using api::ApiError;
+using json = nlohmann::json;
+using plugins::PluginError;
+
+namespace {
+
+// Plugin status → HTTP. 5xx messages stay generic (spec/rest-api.md §1.6);
+// the plugin's own message goes to the log.
+void send_plugin_error(const net::HttpRequest& req, net::HttpResponse& res, const PluginError& e) {
+  switch (e.code()) {
+    case CM_NOT_FOUND: return api::send_error(req, res, 404, "E-CORE-NOTFOUND", e.what());
+    case CM_INVALID: return api::send_error(req, res, 400, "E-VAL-INVALID", std::string("Request validation failed: ") + e.what());
+    case CM_CONFLICT: return api::send_error(req, res, 409, "E-CORE-CONFLICT", e.what());
+    case CM_PERMISSION: return api::send_error(req, res, 403, "E-AUTH-NOPERM", e.what());
+    case CM_TOO_LARGE: return api::send_error(req, res, 413, "E-FILE-TOOLARGE", e.what());
+    case CM_UNSUPPORTED:
+    case CM_UNAVAILABLE: spdlog::warn("[{}] {} {}: {}", req.req_id, req.method, req.path, e.what()); return api::send_error(req, res, 503, "E-SYS-UNAVAIL", e.what());
+    default: spdlog::error("[{}] {} {}: {}", req.req_id, req.method, req.path, e.what()); return api::send_error(req, res, 500, "E-SYS-INTERNAL", "Internal server error");
+  }
+}
+
+json report_json(const plugins::PluginReport& r) {
+  json j = {{"file", r.file}, {"status", r.status}, {"name", r.name}, {"version", r.version}, {"kinds", r.kinds},
+            {"abi", std::to_string(r.abi_major) + "." + std::to_string(r.abi_minor)}, {"compiler", r.compiler}, {"factories", r.factories}};
+  if (!r.reason.empty()) j["reason"] = r.reason;
+  return j;
+}
+
+const std::string kUnmatched = "unmatched";
+
+}  // namespace
+
+HostDispatcher::HostDispatcher(App& app, api::Metrics& metrics) : app_(app), metrics_(metrics) { add_routes(); }
+
+bool HostDispatcher::is_inline(const net::HttpRequest& req) const {
+  std::map<std::string, std::string> params;
+  bool path_matched = false;
+  const auto* r = router_.match(req.method, req.path, params, path_matched);
+  return r ? r->inline_ok : true;  // 404/405 answers are cheap
+}
+
+void HostDispatcher::error(const net::HttpRequest& req, net::HttpResponse& res, unsigned status, std::string_view code, std::string_view message) {
+  api::send_error(req, res, status, code, message);
+}
+
+void HostDispatcher::completed(const net::HttpRequest& req, const net::HttpResponse& res, double seconds) {
+  std::map<std::string, std::string> params;
+  bool path_matched = false;
+  const auto* r = router_.match(req.method, req.path, params, path_matched);
+  metrics_.observe_request(r ? r->pattern : kUnmatched, req.method, res.status, seconds);
+}
+
+void HostDispatcher::require_admin(const net::HttpRequest& req) const {
+  auto auth = req.header("Authorization");
+  const std::string& want = app_.admin_token();
+  if (!auth) throw ApiError(403, "E-AUTH-NOPERM", "Admin credential required");
+  std::string_view v = *auth;
+  if (v.rfind("Bearer ", 0) != 0) throw ApiError(401, "E-AUTH-UNAUTH", "Authorization must be a Bearer token");
+  v.remove_prefix(7);
+  // Constant-time compare: the token guards plugin loading.
+  if (want.empty() || v.size() != want.size() || CRYPTO_memcmp(v.data(), want.data(), want.size()) != 0)
+    throw ApiError(401, "E-AUTH-UNAUTH", "Invalid admin token");
+}
+
+void HostDispatcher::handle(net::HttpRequest& req, net::HttpResponse& res) {
+  // CORS (spec/rest-api.md §1.9): mirror origin, credentials allowed.
+  if (auto origin = req.header("Origin")) {
+    res.set_header("Access-Control-Allow-Origin", std::string(*origin));
+    res.set_header("Access-Control-Allow-Credentials", "true");
+    res.set_header("Access-Control-Expose-Headers", "X-Request-ID, ETag, Retry-After, Content-Range");
+    res.set_header("Vary", "Origin");
+  }
+  if (req.method == "OPTIONS") {
+    res.status = 204;
+    res.content_type.clear();
+    res.set_header("Access-Control-Allow-Methods", std::string(req.header("Access-Control-Request-Method").value_or("GET, POST, PUT, PATCH, DELETE")));
+    res.set_header("Access-Control-Allow-Headers", std::string(req.header("Access-Control-Request-Headers").value_or("Authorization, Content-Type, X-Request-ID")));
+    res.set_header("Access-Control-Max-Age", "600");
+    return;
+  }
+  std::map<std::string, std::string> params;
+  bool path_matched = false;
+  const auto* route = router_.match(req.method, req.path, params, path_matched);
+  try {
+    if (!route) {
+      if (path_matched) throw ApiError(405, "E-CORE-NOTFOUND", "Method " + req.method + " not allowed on " + req.path);
+      throw ApiError(404, "E-CORE-NOTFOUND", "No route for " + req.method + " " + req.path);
+    }
+    api::RouteCtx ctx{req, res, std::move(params)};
+    route->fn(ctx);
+  } catch (const ApiError& e) {
+    api::send_error(req, res, e.status(), e.code(), e.what(), e.details());
+  } catch (const PluginError& e) {
+    send_plugin_error(req, res, e);
+  } catch (const json::exception& e) {
+    api::send_error(req, res, 400, "E-VAL-INVALID", std::string("Request validation failed: ") + e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("[{}] {} {}: {}", req.req_id, req.method, req.path, e.what());
+    api::send_error(req, res, 500, "E-SYS-INTERNAL", "Internal server error");
+  }
+  if (req.method == "HEAD") res.body.clear();
+}
+
+std::optional<net::WsHandler> HostDispatcher::websocket(const net::HttpRequest& req) const {
+  if (req.path == "/ws/echo") return net::WsHandler([](std::string_view msg, bool) { return std::optional<std::string>(std::string(msg)); });
+  return std::nullopt;
+}
+
+void HostDispatcher::add_routes() {
+  router_.add("GET", "/health", [](api::RouteCtx& c) { api::send_data(c.req, c.res, {{"status", "ok"}}); }, true);
+
+  router_.add("GET", "/metrics", [this](api::RouteCtx& c) {
+    c.res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    c.res.body = metrics_.render();
+  });
+
+  // Ready = every bound adapter of every profile in use answers health().
+  router_.add("GET", "/ready", [this](api::RouteCtx& c) {
+    json profiles = json::object();
+    bool ready = true;
+    std::set<std::string> used;
+    for (const auto& t : app_.backends().tenants()) used.insert(t.profile);
+    used.insert(app_.config().default_profile);
+    for (const auto& name : used) {
+      auto b = app_.backends().for_profile(name);
+      json p = json::object();
+      if (!b) {
+        ready = false;
+        p["error"] = "profile not bound";
+      } else {
+        for (const auto& [kind, err] : b->errors) {
+          ready = false;
+          p[kind] = {{"status", "unavailable"}, {"error", err}};
+        }
+        for (const auto& [kind, h] : b->handles()) {
+          json a = {{"factory", h->instance().factory().name}, {"plugin", h->instance().plugin().name}, {"version", h->instance().plugin().version}};
+          try {
+            h->health();
+            a["status"] = "ok";
+          } catch (const std::exception& e) {
+            ready = false;
+            a["status"] = "failing";
+            a["error"] = e.what();
+          }
+          p[kind] = a;
+        }
+      }
+      profiles[name] = p;
+    }
+    json data = {{"ready", ready}, {"profiles", profiles}, {"plugins", app_.plugin_manager().loaded_count()}};
+    if (ready) return api::send_data(c.req, c.res, data);
+    api::send_error(c.req, c.res, 503, "E-SYS-UNAVAIL", "Not ready: an adapter is unavailable", data);
+  });
+
+  // ---- operator API -----------------------------------------------------------
+  router_.add("GET", "/api/_admin/plugins", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    json list = json::array();
+    for (const auto& r : app_.plugin_manager().reports()) list.push_back(report_json(r));
+    api::send_data(c.req, c.res, {{"plugins", list}, {"mapped", app_.plugin_manager().mapped_count()}});
+  });
+
+  router_.add("POST", "/api/_admin/plugins", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    auto body = api::parse_body(c.req);
+    if (!body.is_object() || !body.contains("path") || !body["path"].is_string()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body needs {\"path\": \"…/plugin.so\"}");
+    std::string path = body["path"];
+    // Only files inside configured plugin directories may be loaded.
+    if (!app_.plugin_manager().in_plugin_dirs(path)) throw ApiError(403, "E-AUTH-NOPERM", "Plugins load only from the configured plugin directories");
+    auto rep = app_.plugin_manager().load(path);
+    if (rep.status == "refused") throw ApiError(422, "E-VAL-INVALID", "Plugin refused: " + rep.reason, report_json(rep));
+    app_.backends().rebind();
+    api::send_data(c.req, c.res, report_json(rep), 201);
+  });
+
+  router_.add("POST", "/api/_admin/plugins/reload", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    json list = json::array();
+    for (const auto& r : app_.reload()) list.push_back(report_json(r));
+    api::send_data(c.req, c.res, {{"reloaded", list}});
+  });
+
+  router_.add("DELETE", "/api/_admin/plugins/{name}", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    if (!app_.plugin_manager().unload(c.param("name"))) throw ApiError(404, "E-CORE-NOTFOUND", "No plugin named " + c.param("name"));
+    app_.backends().rebind();
+    api::send_data(c.req, c.res, nullptr);
+  });
+
+  router_.add("GET", "/api/_admin/tenants", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    json list = json::array();
+    for (const auto& t : app_.backends().tenants()) list.push_back({{"tnId", t.tn_id}, {"idTag", t.id_tag}, {"profile", t.profile}});
+    api::send_data(c.req, c.res, list);
+  });
+
+  // Exercises one kind of the Host tenant's backends through the SDK:
+  // operators use it to check a backend; tests use it to drive plugins.
+  router_.add("POST", "/api/_admin/selftest/{kind}", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    auto tenant = app_.backends().tenant_for_host(c.req.host);
+    if (auto q = c.req.query_param("tenant")) tenant = app_.backends().tenant(*q);
+    if (!tenant) throw ApiError(404, "E-CORE-NOTFOUND", "Unknown tenant for host '" + c.req.host + "'");
+    api::send_data(c.req, c.res, run_selftest(app_.backends(), *tenant, c.param("kind"), c.req.req_id));
+  });
+}
+
+}  // namespace cumulo::app

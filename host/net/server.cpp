@@ -1,0 +1,478 @@
+// The only translation unit that includes Beast (compile time on 2 cores).
+#include "net/server.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <shared_mutex>
+
+namespace cumulo::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+
+// ---- certificates ------------------------------------------------------------------
+
+namespace {
+std::string ssl_error_string() {
+  unsigned long e = ERR_get_error();
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return e ? buf : "unknown OpenSSL error";
+}
+
+using CtxPtr = std::shared_ptr<SSL_CTX>;
+
+CtxPtr new_server_ctx() {
+  CtxPtr ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx) throw std::runtime_error("SSL_CTX_new: " + ssl_error_string());
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);  // spec: TLS ≥ 1.2
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_cipher_list(ctx.get(), "ECDHE+AESGCM:ECDHE+CHACHA20");
+  return ctx;
+}
+}  // namespace
+
+struct CertStore::Impl {
+  mutable std::shared_mutex mu;
+  std::map<std::string, CtxPtr> by_domain;
+  CtxPtr first;
+  void put(const std::string& domain, CtxPtr ctx) {
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) throw std::runtime_error("certificate and key do not match for " + domain);
+    std::unique_lock lk(mu);
+    by_domain[domain] = ctx;
+    if (!first) first = ctx;
+  }
+};
+
+CertStore::CertStore() : impl_(std::make_unique<Impl>()) {}
+CertStore::~CertStore() = default;
+
+void CertStore::put_files(const std::string& domain, const std::string& cert_file, const std::string& key_file) {
+  auto ctx = new_server_ctx();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) throw std::runtime_error("cannot load certificate " + cert_file + ": " + ssl_error_string());
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) throw std::runtime_error("cannot load key " + key_file + ": " + ssl_error_string());
+  impl_->put(domain, std::move(ctx));
+}
+
+void CertStore::put_pem(const std::string& domain, const std::string& cert_pem, const std::string& key_pem) {
+  auto ctx = new_server_ctx();
+  std::unique_ptr<BIO, decltype(&BIO_free)> cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), BIO_free);
+  X509* leaf = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
+  if (!leaf || SSL_CTX_use_certificate(ctx.get(), leaf) != 1) {
+    X509_free(leaf);
+    throw std::runtime_error("bad certificate PEM for " + domain + ": " + ssl_error_string());
+  }
+  X509_free(leaf);
+  while (X509* extra = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr))
+    if (SSL_CTX_add_extra_chain_cert(ctx.get(), extra) != 1) X509_free(extra);  // ctx owns it on success
+  ERR_clear_error();
+  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), BIO_free);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr);
+  if (!key || SSL_CTX_use_PrivateKey(ctx.get(), key) != 1) {
+    EVP_PKEY_free(key);
+    throw std::runtime_error("bad key PEM for " + domain + ": " + ssl_error_string());
+  }
+  EVP_PKEY_free(key);
+  impl_->put(domain, std::move(ctx));
+}
+
+bool CertStore::has(const std::string& domain) const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->by_domain.count(domain) > 0;
+}
+
+size_t CertStore::size() const {
+  std::shared_lock lk(impl_->mu);
+  return impl_->by_domain.size();
+}
+
+void* CertStore::find(const char* domain) const {
+  std::shared_lock lk(impl_->mu);
+  if (domain) {
+    std::string d(domain);
+    for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto it = impl_->by_domain.find(d);
+    if (it != impl_->by_domain.end()) return it->second.get();
+  }
+  return impl_->first.get();
+}
+
+// ---- server --------------------------------------------------------------------
+
+namespace {
+
+std::string make_request_id(std::optional<std::string_view> given) {
+  // Spec: accept 1-64 chars of [A-Za-z0-9_.-], else generate 8 random chars.
+  if (given && !given->empty() && given->size() <= 64 &&
+      std::all_of(given->begin(), given->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }))
+    return std::string(*given);
+  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string id(8, ' ');
+  for (auto& c : id) c = alphabet[rng() % (sizeof alphabet - 1)];
+  return id;
+}
+
+bool is_trusted(const std::vector<std::string>& trusted, const std::string& ip) {
+  return std::find(trusted.begin(), trusted.end(), ip) != trusted.end();
+}
+
+int sni_callback(SSL* ssl, int*, void* arg) {
+  auto* store = static_cast<CertStore*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  auto* ctx = static_cast<SSL_CTX*>(store->find(name));
+  if (!ctx) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  SSL_set_SSL_CTX(ssl, ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  asio::io_context& io;
+  asio::thread_pool& blocking;
+  Dispatcher& dispatcher;
+  WsRouter ws_router;
+  ServerOptions opts;
+  tcp::acceptor acceptor;
+  std::unique_ptr<asio::ssl::context> ssl_ctx;
+  std::atomic<bool> draining{false};
+  std::atomic<size_t> active{0};
+  std::atomic<size_t> connections{0};
+  // Idle connections are closed on stop(): each registers a canceller.
+  std::mutex idle_mu;
+  std::map<uint64_t, std::function<void()>> idle;
+  uint64_t next_conn = 0;
+
+  Impl(asio::io_context& i, asio::thread_pool& b, Dispatcher& d, WsRouter w, ServerOptions o)
+      : io(i), blocking(b), dispatcher(d), ws_router(std::move(w)), opts(std::move(o)), acceptor(i) {}
+
+  void mark_idle(uint64_t id, std::function<void()> cancel) {
+    std::lock_guard lk(idle_mu);
+    idle[id] = std::move(cancel);
+  }
+  void mark_busy(uint64_t id) {
+    std::lock_guard lk(idle_mu);
+    idle.erase(id);
+  }
+
+  template <class Socket>
+  static std::string endpoint_ip(const Socket& s) {
+    boost::system::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    return ec ? std::string() : ep.address().to_string();
+  }
+
+  HttpRequest to_request(const http::request<http::string_body>& r, const std::string& peer, bool secure) {
+    HttpRequest req;
+    req.method = std::string(r.method_string());
+    req.target = std::string(r.target());
+    auto q = req.target.find('?');
+    req.path = percent_decode(std::string_view(req.target).substr(0, q));
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : r) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.body = r.body();
+    req.remote_ip = peer;
+    req.secure = secure;
+    req.host = std::string(r[http::field::host]);
+    if (!opts.trusted_proxies.empty() && is_trusted(opts.trusted_proxies, peer)) {
+      if (auto xff = req.header("X-Forwarded-For")) {
+        // The right-most entry was added by our trusted proxy.
+        std::string_view v = *xff;
+        auto comma = v.rfind(',');
+        v = comma == std::string_view::npos ? v : v.substr(comma + 1);
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        if (!v.empty()) req.remote_ip = std::string(v);
+      }
+      if (auto xfh = req.header("X-Forwarded-Host")) req.host = std::string(*xfh);
+      if (auto xfp = req.header("X-Forwarded-Proto")) req.secure = (*xfp == "https");
+    }
+    req.req_id = make_request_id(req.header("X-Request-ID"));
+    return req;
+  }
+
+  http::response<http::string_body> to_beast(const HttpRequest& req, HttpResponse& res, unsigned version, bool keep_alive) {
+    http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+    out.set(http::field::server, "cumulo");
+    if (!res.content_type.empty()) out.set(http::field::content_type, res.content_type);
+    if (!req.req_id.empty()) out.set("X-Request-ID", req.req_id);
+    for (auto& [k, v] : res.headers) out.insert(k, v);
+    out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    return out;
+  }
+
+  void server_error(const HttpRequest& req, HttpResponse& res, unsigned status, std::string_view code, std::string_view msg) {
+    try {
+      dispatcher.error(req, res, status, code, msg);
+    } catch (...) {
+      res.status = status;
+      res.body = R"({"error":{"code":"E-SYS-INTERNAL","message":"Internal server error"}})";
+    }
+  }
+
+  awaitable<void> run_handler(HttpRequest& req, HttpResponse& res) {
+    auto run = [this, &req, &res] {
+      try {
+        dispatcher.handle(req, res);
+      } catch (const std::exception& e) {
+        spdlog::error("unhandled exception in handler for {} {}: {}", req.method, req.path, e.what());
+        res = HttpResponse{};
+        server_error(req, res, 500, "E-SYS-INTERNAL", "Internal server error");
+      }
+    };
+    if (dispatcher.is_inline(req)) {
+      run();
+    } else {
+      // Adapter calls may block: run on the bounded blocking pool and resume here.
+      co_await asio::co_spawn(
+          blocking, [run]() -> awaitable<void> {
+            run();
+            co_return;
+          },
+          use_awaitable);
+    }
+  }
+
+  template <class Stream>
+  awaitable<void> websocket_session(Stream stream, http::request<http::string_body> breq, WsHandler handler) {
+    websocket::stream<Stream> ws(std::move(stream));
+    beast::get_lowest_layer(ws).expires_never();
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& r) { r.set(http::field::server, "cumulo"); }));
+    ws.read_message_max(opts.body_limit);
+    auto [aec] = co_await ws.async_accept(breq, as_tuple);
+    if (aec) co_return;
+    beast::flat_buffer buf;
+    for (;;) {
+      auto [ec, n] = co_await ws.async_read(buf, as_tuple);
+      if (ec) break;
+      bool binary = ws.got_binary();
+      std::string msg = beast::buffers_to_string(buf.data());
+      buf.consume(buf.size());
+      std::optional<std::string> reply;
+      bool failed = false;
+      try {
+        reply = handler(msg, binary);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket handler failed: {}", e.what());
+        failed = true;
+      }
+      if (failed) {
+        co_await ws.async_close(websocket::close_code::internal_error, as_tuple);
+        break;
+      }
+      if (reply) {
+        ws.binary(binary);
+        auto [wec, wn] = co_await ws.async_write(asio::buffer(*reply), as_tuple);
+        if (wec) break;
+      }
+      if (draining) {
+        co_await ws.async_close(websocket::close_code::going_away, as_tuple);
+        break;
+      }
+    }
+  }
+
+  template <class Stream>
+  awaitable<void> session(Stream stream, std::string peer, bool secure) {
+    const uint64_t id = [this] {
+      std::lock_guard lk(idle_mu);
+      return ++next_conn;
+    }();
+    ++connections;
+    struct Guard {
+      Impl* self;
+      uint64_t id;
+      ~Guard() {
+        self->mark_busy(id);
+        --self->connections;
+      }
+    } guard{this, id};
+    // Lets stop() cancel an idle read safely: the canceller runs on this
+    // connection's strand and only while the coroutine (and `stream`) lives.
+    auto alive = std::make_shared<bool>(true);
+    auto strand = co_await asio::this_coro::executor;
+    auto canceller = [strand, w = std::weak_ptr<bool>(alive), &stream] {
+      asio::post(strand, [w, &stream] {
+        if (w.lock()) beast::get_lowest_layer(stream).cancel();
+      });
+    };
+    beast::flat_buffer buf;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+      parser.body_limit(opts.body_limit);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(opts.timeout_ms));
+      if (draining) break;
+      mark_idle(id, canceller);
+      auto [ec, n] = co_await http::async_read(stream, buf, parser, as_tuple);
+      mark_busy(id);
+      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout || ec == asio::error::connection_reset ||
+          ec == asio::error::eof || (ec && n == 0 && !parser.is_header_done() && buf.size() == 0))
+        break;
+      if (ec) {
+        // Tell the client what was wrong with its request, then close.
+        HttpRequest req;
+        req.req_id = make_request_id(std::nullopt);
+        HttpResponse res;
+        if (ec == http::error::body_limit)
+          server_error(req, res, 413, "E-FILE-TOOLARGE", "Request body exceeds " + std::to_string(opts.body_limit) + " bytes");
+        else if (ec == http::error::header_limit)
+          server_error(req, res, 431, "E-VAL-INVALID", "Request headers too large");
+        else
+          server_error(req, res, 400, "E-VAL-INVALID", "Malformed HTTP request: " + ec.message());
+        auto out = to_beast(req, res, 11, false);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+        co_await http::async_write(stream, out, as_tuple);
+        break;
+      }
+      auto breq = parser.release();
+
+      if (websocket::is_upgrade(breq)) {
+        HttpRequest req = to_request(breq, peer, secure);
+        std::optional<WsHandler> h = ws_router ? ws_router(req) : std::nullopt;
+        if (!h) {
+          HttpResponse res;
+          server_error(req, res, 404, "E-CORE-NOTFOUND", "No WebSocket endpoint at " + req.path);
+          auto out = to_beast(req, res, breq.version(), false);
+          co_await http::async_write(stream, out, as_tuple);
+          break;
+        }
+        co_await websocket_session<Stream>(std::move(stream), std::move(breq), std::move(*h));
+        co_return;
+      }
+
+      ++active;
+      const auto t0 = std::chrono::steady_clock::now();
+      HttpRequest req = to_request(breq, peer, secure);
+      HttpResponse res;
+      if (opts.redirect_to_https && req.path != "/health" && req.path.rfind("/.well-known/acme-challenge/", 0) != 0) {
+        res.status = 308;
+        res.content_type.clear();
+        res.set_header("Location", "https://" + req.host + req.target);
+      } else {
+        co_await run_handler(req, res);
+      }
+      const bool keep_alive = breq.keep_alive() && !draining;
+      auto out = to_beast(req, res, breq.version(), keep_alive);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(opts.timeout_ms));
+      auto [wec, wn] = co_await http::async_write(stream, out, as_tuple);
+      dispatcher.completed(req, res, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      --active;
+      if (wec || !keep_alive) break;
+    }
+    // Orderly close: TLS close_notify, then TCP FIN.
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      co_await stream.async_shutdown(as_tuple);
+    } else {
+      boost::system::error_code ig;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ig);
+    }
+  }
+
+  awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(io), as_tuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      std::string peer = endpoint_ip(sock);
+      sock.set_option(tcp::no_delay(true));
+      auto ex = sock.get_executor();
+      if (opts.tls) {
+        asio::co_spawn(
+            ex,
+            [self, s = std::move(sock), peer]() mutable -> awaitable<void> {
+              beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), *self->ssl_ctx);
+              beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(self->opts.timeout_ms));
+              auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple);
+              if (hec) {
+                spdlog::debug("TLS handshake with {} failed: {}", peer, hec.message());
+                co_return;
+              }
+              co_await self->session(std::move(stream), peer, true);
+            },
+            asio::detached);
+      } else {
+        asio::co_spawn(
+            ex, [self, s = std::move(sock), peer]() mutable -> awaitable<void> { co_await self->session(beast::tcp_stream(std::move(s)), peer, false); },
+            asio::detached);
+      }
+    }
+  }
+};
+
+HttpServer::HttpServer(asio::io_context& io, asio::thread_pool& blocking, Dispatcher& d, WsRouter ws, ServerOptions opts)
+    : impl_(std::make_shared<Impl>(io, blocking, d, std::move(ws), std::move(opts))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+uint16_t HttpServer::start() {
+  auto& im = *impl_;
+  if (im.opts.tls) {
+    if (!im.opts.certs) throw std::runtime_error("TLS listener needs a certificate store");
+    im.ssl_ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    SSL_CTX* base = im.ssl_ctx->native_handle();
+    SSL_CTX_set_min_proto_version(base, TLS1_2_VERSION);
+    SSL_CTX_set_tlsext_servername_callback(base, sni_callback);
+    SSL_CTX_set_tlsext_servername_arg(base, im.opts.certs);
+  }
+  tcp::endpoint ep(asio::ip::make_address(im.opts.host), im.opts.port);
+  im.acceptor.open(ep.protocol());
+  im.acceptor.set_option(asio::socket_base::reuse_address(true));
+  im.acceptor.bind(ep);
+  im.acceptor.listen(asio::socket_base::max_listen_connections);
+  uint16_t port = im.acceptor.local_endpoint().port();
+  asio::co_spawn(im.acceptor.get_executor(), im.accept_loop(), asio::detached);
+  spdlog::info("listening on {}:{} ({})", im.opts.host, port, im.opts.tls ? "https" : (im.opts.redirect_to_https ? "http → https" : "http"));
+  return port;
+}
+
+void HttpServer::stop() {
+  auto im = impl_;
+  if (im->draining.exchange(true)) return;
+  asio::post(im->acceptor.get_executor(), [im] {
+    boost::system::error_code ec;
+    im->acceptor.close(ec);
+  });
+  std::map<uint64_t, std::function<void()>> idle;
+  {
+    std::lock_guard lk(im->idle_mu);
+    idle.swap(im->idle);
+  }
+  // Each canceller posts itself onto its connection's strand.
+  for (auto& [id, cancel] : idle) cancel();
+}
+
+size_t HttpServer::active_requests() const { return impl_->active; }
+size_t HttpServer::open_connections() const { return impl_->connections; }
+
+}  // namespace cumulo::net

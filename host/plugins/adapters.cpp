@@ -1,0 +1,279 @@
+#include "plugins/adapters.hpp"
+
+namespace cumulo::plugins {
+
+cm_error new_error() {
+  cm_error e{};
+  e.struct_size = sizeof e;
+  return e;
+}
+
+void check(int32_t st, const cm_error& err, std::string_view what) {
+  if (st == CM_OK) return;
+  std::string msg(what);
+  msg += ": ";
+  msg += err.message[0] ? err.message : "plugin returned an error without a message";
+  auto code = (st >= CM_OK && st <= CM_INTERNAL) ? static_cast<cm_status>(st) : CM_INTERNAL;
+  throw PluginError(code, msg);
+}
+
+void unsupported(std::string_view what) { throw PluginError(CM_UNSUPPORTED, std::string(what) + ": not provided by this adapter"); }
+
+// Runs one slot call with a fresh error slot; throws on failure.
+#define CM_CALL(slot, what, ...)                         \
+  do {                                                   \
+    if (!(slot)) unsupported(what);                      \
+    cm_error err_ = new_error();                         \
+    check((slot)(__VA_ARGS__, &err_), err_, what);       \
+  } while (0)
+
+void AdapterHandle::health() const {
+  cm_health_fn fn = nullptr;
+  switch (f().kind) {
+    case CM_KIND_BLOB: fn = f().vt.blob.health; break;
+    case CM_KIND_AUTH: fn = f().vt.auth.health; break;
+    case CM_KIND_META: fn = f().vt.meta.health; break;
+    case CM_KIND_RTDB: fn = f().vt.rtdb.health; break;
+    case CM_KIND_CRDT: fn = f().vt.crdt.health; break;
+    case CM_KIND_ACTION_TYPE: fn = f().vt.action.health; break;
+    case CM_KIND_FILE_PROCESSOR: fn = f().vt.processor.health; break;
+  }
+  if (!fn) return;
+  cm_error err = new_error();
+  check(fn(self(), &err), err, "health");
+}
+
+// ---- blob -------------------------------------------------------------------------
+
+void BlobHandle::write(const TenantRef& tn, std::string_view blob_id, const std::function<std::string_view()>& chunks) const {
+  const auto& v = f().vt.blob;
+  auto ct = tn.c();
+  cm_blob_writer* w = nullptr;
+  CM_CALL(v.write_open, "blob write_open", self(), &ct, &w);
+  try {
+    for (std::string_view c = chunks(); !c.empty(); c = chunks()) CM_CALL(v.write_chunk, "blob write", self(), w, to_cm(c));
+  } catch (...) {
+    v.write_abort(self(), w);
+    throw;
+  }
+  // commit consumes the writer whether it succeeds or not.
+  CM_CALL(v.write_commit, "blob commit", self(), w, to_cm(blob_id));
+}
+
+void BlobHandle::write_all(const TenantRef& tn, std::string_view blob_id, std::string_view bytes) const {
+  bool sent = false;
+  write(tn, blob_id, [&]() -> std::string_view {
+    if (sent) return {};
+    sent = true;
+    return bytes;
+  });
+}
+
+void BlobHandle::read(const TenantRef& tn, std::string_view blob_id, uint64_t offset, uint64_t length, const std::function<bool(std::string_view)>& out) const {
+  CallbackSink sink{out};
+  auto ct = tn.c();
+  CM_CALL(f().vt.blob.read, "blob read", self(), &ct, to_cm(blob_id), offset, length, &sink.sink);
+}
+
+std::string BlobHandle::read_all(const TenantRef& tn, std::string_view blob_id) const {
+  std::string out;
+  read(tn, blob_id, 0, UINT64_MAX, [&](std::string_view c) {
+    out.append(c);
+    return true;
+  });
+  return out;
+}
+
+uint64_t BlobHandle::size(const TenantRef& tn, std::string_view blob_id) const {
+  cm_blob_stat st{sizeof(cm_blob_stat), 0};
+  auto ct = tn.c();
+  CM_CALL(f().vt.blob.stat, "blob stat", self(), &ct, to_cm(blob_id), &st);
+  return st.size;
+}
+
+void BlobHandle::remove(const TenantRef& tn, std::string_view blob_id) const {
+  auto ct = tn.c();
+  CM_CALL(f().vt.blob.remove, "blob remove", self(), &ct, to_cm(blob_id));
+}
+
+std::string BlobHandle::list(const TenantRef& tn, std::string_view after, uint32_t limit) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.blob.list, "blob list", self(), &ct, to_cm(after), limit, &s.sink);
+  return s.data;
+}
+
+// ---- auth -------------------------------------------------------------------------
+
+void AuthHandle::set_password(const TenantRef& tn, std::string_view pw) const {
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.set_password, "auth set_password", self(), &ct, to_cm(pw));
+}
+
+bool AuthHandle::check_password(const TenantRef& tn, std::string_view pw) const {
+  const auto& v = f().vt.auth;
+  if (!v.check_password) unsupported("auth check_password");
+  auto ct = tn.c();
+  cm_error err = new_error();
+  int32_t st = v.check_password(self(), &ct, to_cm(pw), &err);
+  if (st == CM_PERMISSION) return false;
+  check(st, err, "auth check_password");
+  return true;
+}
+
+void AuthHandle::put_secret(const TenantRef& tn, std::string_view record_json) const {
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.put_secret, "auth put_secret", self(), &ct, to_cm(record_json));
+}
+
+std::string AuthHandle::get_secret(const TenantRef& tn, std::string_view name) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.get_secret, "auth get_secret", self(), &ct, to_cm(name), &s.sink);
+  return s.data;
+}
+
+// ---- meta -------------------------------------------------------------------------
+
+namespace {
+const cm_meta_tasks& tasks_of(const cm_meta_vtable& v) {
+  if (!v.tasks) unsupported("meta tasks part");
+  return *v.tasks;
+}
+const cm_meta_settings& settings_of(const cm_meta_vtable& v) {
+  if (!v.settings) unsupported("meta settings part");
+  return *v.settings;
+}
+const cm_meta_records& records_of(const cm_meta_vtable& v) {
+  if (!v.records) unsupported("meta records part");
+  return *v.records;
+}
+}  // namespace
+
+std::string MetaHandle::create_task(std::string_view json) const {
+  StringSink s;
+  CM_CALL(tasks_of(vt()).create_task, "meta create_task", self(), to_cm(json), &s.sink);
+  return s.data;
+}
+
+void MetaHandle::update_task(int64_t id, std::string_view patch) const { CM_CALL(tasks_of(vt()).update_task, "meta update_task", self(), id, to_cm(patch)); }
+
+std::string MetaHandle::get_task(int64_t id) const {
+  const auto& t = tasks_of(vt());
+  StringSink s;
+  cm_error err = new_error();
+  int32_t st = t.get_task(self(), id, &s.sink, &err);
+  if (st == CM_NOT_FOUND) return {};
+  check(st, err, "meta get_task");
+  return s.data;
+}
+
+std::string MetaHandle::list_pending_tasks() const {
+  StringSink s;
+  CM_CALL(tasks_of(vt()).list_pending_tasks, "meta list_pending_tasks", self(), &s.sink);
+  return s.data;
+}
+
+void MetaHandle::delete_task(int64_t id) const { CM_CALL(tasks_of(vt()).delete_task, "meta delete_task", self(), id); }
+
+void MetaHandle::put_setting(const TenantRef& tn, std::string_view key, std::string_view value_json) const {
+  auto ct = tn.c();
+  CM_CALL(settings_of(vt()).put_setting, "meta put_setting", self(), &ct, to_cm(key), to_cm(value_json));
+}
+
+std::string MetaHandle::get_setting(const TenantRef& tn, std::string_view key) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(settings_of(vt()).get_setting, "meta get_setting", self(), &ct, to_cm(key), &s.sink);
+  return s.data;
+}
+
+void MetaHandle::put_record(const TenantRef& tn, std::string_view coll, std::string_view key, std::string_view json) const {
+  auto ct = tn.c();
+  CM_CALL(records_of(vt()).put_record, "meta put_record", self(), &ct, to_cm(coll), to_cm(key), to_cm(json));
+}
+
+std::string MetaHandle::get_record(const TenantRef& tn, std::string_view coll, std::string_view key) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(records_of(vt()).get_record, "meta get_record", self(), &ct, to_cm(coll), to_cm(key), &s.sink);
+  return s.data;
+}
+
+// ---- rtdb / crdt ------------------------------------------------------------------
+
+std::string RtdbHandle::transact(const TenantRef& tn, std::string_view db, std::string_view ops_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.rtdb.transact, "rtdb transact", self(), &ct, to_cm(db), to_cm(ops_json), &s.sink);
+  return s.data;
+}
+
+std::string RtdbHandle::get(const TenantRef& tn, std::string_view db, std::string_view path) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.rtdb.get, "rtdb get", self(), &ct, to_cm(db), to_cm(path), &s.sink);
+  return s.data;
+}
+
+std::string RtdbHandle::query(const TenantRef& tn, std::string_view db, std::string_view coll, std::string_view q) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.rtdb.query, "rtdb query", self(), &ct, to_cm(db), to_cm(coll), to_cm(q), &s.sink);
+  return s.data;
+}
+
+uint64_t CrdtHandle::append(const TenantRef& tn, std::string_view doc, std::string_view update) const {
+  uint64_t seq = 0;
+  auto ct = tn.c();
+  CM_CALL(f().vt.crdt.append, "crdt append", self(), &ct, to_cm(doc), to_cm(update), &seq);
+  return seq;
+}
+
+void CrdtHandle::read(const TenantRef& tn, std::string_view doc, uint64_t after, const std::function<void(uint64_t, std::string_view)>& fn) const {
+  struct Ctx {
+    const std::function<void(uint64_t, std::string_view)>* fn;
+  } ctx{&fn};
+  auto cb = [](void* c, uint64_t seq, cm_str u) -> int {
+    (*static_cast<Ctx*>(c)->fn)(seq, std::string_view(u.data ? u.data : "", u.size));
+    return 0;
+  };
+  auto ct = tn.c();
+  CM_CALL(f().vt.crdt.read, "crdt read", self(), &ct, to_cm(doc), after, cb, &ctx);
+}
+
+// ---- action types / file processors -------------------------------------------
+
+std::string ActionTypeHandle::definitions() const {
+  StringSink s;
+  CM_CALL(f().vt.action.definitions, "action-type definitions", self(), &s.sink);
+  return s.data;
+}
+
+std::string ActionTypeHandle::run_hook(const TenantRef& tn, std::string_view hook, std::string_view input_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.action.run_hook, "action-type run_hook", self(), &ct, to_cm(hook), to_cm(input_json), &s.sink);
+  return s.data;
+}
+
+bool FileProcessorHandle::accepts(std::string_view content_type) const {
+  if (!f().vt.processor.accepts) unsupported("file-processor accepts");
+  return f().vt.processor.accepts(self(), to_cm(content_type)) != 0;
+}
+
+std::string FileProcessorHandle::probe(std::string_view path, std::string_view content_type) const {
+  StringSink s;
+  CM_CALL(f().vt.processor.probe, "file-processor probe", self(), to_cm(path), to_cm(content_type), &s.sink);
+  return s.data;
+}
+
+std::string FileProcessorHandle::generate(std::string_view request_json) const {
+  StringSink s;
+  CM_CALL(f().vt.processor.generate, "file-processor generate", self(), to_cm(request_json), &s.sink);
+  return s.data;
+}
+
+#undef CM_CALL
+
+}  // namespace cumulo::plugins

@@ -1,0 +1,81 @@
+#include "support/fixture.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+namespace cumulo::test {
+
+fs::path build_dir() { return CUMULO_BUILD_DIR; }
+fs::path production_plugins() { return build_dir() / "plugins"; }
+fs::path sample_plugins() { return build_dir() / "samples-plugins"; }
+fs::path test_plugins() { return build_dir() / "test-plugins"; }
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path = fs::temp_directory_path() / ("cumulo-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(path);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // poll interval, not a wait for an event
+  }
+  return cond();
+}
+
+TestHost::TestHost(const nlohmann::json& config, const std::vector<fs::path>& plugins) {
+  plugin_dir_ = tmp_.path / "plugins";
+  data_dir_ = tmp_.path / "data";
+  fs::create_directories(plugin_dir_);
+  for (const auto& p : plugins) fs::copy_file(p, plugin_dir_ / p.filename(), fs::copy_options::overwrite_existing);
+  nlohmann::json cfg = {{"mode", "proxy"},
+                        {"listen", "127.0.0.1:0"},
+                        {"dataDir", data_dir_.string()},
+                        {"pluginDirs", {plugin_dir_.string()}},
+                        {"adminToken", kAdminToken},
+                        {"baseIdTag", "alice.test"},
+                        {"ioThreads", 2},
+                        {"blockingThreads", 4},
+                        {"logLevel", "warn"}};
+  cfg.merge_patch(config);
+  auto file = tmp_.path / "cumulo.json";
+  std::ofstream(file) << cfg.dump(2);
+  // Environment variables must not leak into tests.
+  auto c = app::Config::load(file, [](const char*) -> const char* { return nullptr; });
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
+  app_ = std::make_unique<app::App>(std::move(c));
+  app_->start();
+}
+
+TestHost::~TestHost() { app_->stop(); }
+
+Resp TestHost::get(const std::string& target, const std::string& host) {
+  Req r;
+  r.target = target;
+  r.host = host;
+  return http(port(), r);
+}
+
+Resp TestHost::admin(const std::string& method, const std::string& target, const std::string& body, const std::string& host) {
+  Req r;
+  r.method = method;
+  r.target = target;
+  r.host = host;
+  r.body = body;
+  r.headers["Authorization"] = std::string("Bearer ") + kAdminToken;
+  if (!body.empty()) r.headers["Content-Type"] = "application/json";
+  return http(port(), r);
+}
+
+}  // namespace cumulo::test

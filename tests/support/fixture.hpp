@@ -1,0 +1,58 @@
+// In-process hosts for tests: each TestHost has its own data and plugin
+// directories and listens on 127.0.0.1 with an ephemeral port.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/app.hpp"
+#include "support/client.hpp"
+
+namespace cumulo::test {
+
+namespace fs = std::filesystem;
+
+fs::path build_dir();
+fs::path production_plugins();  // build/plugins
+fs::path sample_plugins();      // build/samples-plugins
+fs::path test_plugins();        // build/test-plugins
+
+struct TempDir {
+  fs::path path;
+  TempDir();
+  ~TempDir();
+};
+
+/// Polls `cond` until true or `timeout` passes (never a blind sleep).
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+class TestHost {
+ public:
+  static constexpr const char* kAdminToken = "test-admin-token";
+  /// `config` is merged over the defaults (proxy mode, 127.0.0.1:0, base
+  /// tenant alice.test); `plugins` are copied into the host's plugin dir.
+  TestHost(const nlohmann::json& config, const std::vector<fs::path>& plugins);
+  ~TestHost();
+
+  app::App& app() { return *app_; }
+  uint16_t port() const { return app_->port(); }
+  const fs::path& plugin_dir() const { return plugin_dir_; }
+  const fs::path& data_dir() const { return data_dir_; }
+  void stop() { app_->stop(); }
+
+  Resp get(const std::string& target, const std::string& host = "cl-o.alice.test");
+  Resp admin(const std::string& method, const std::string& target, const std::string& body = "", const std::string& host = "cl-o.alice.test");
+
+ private:
+  TempDir tmp_;
+  fs::path plugin_dir_, data_dir_;
+  std::unique_ptr<app::App> app_;
+};
+
+}  // namespace cumulo::test
