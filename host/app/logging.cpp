@@ -20,7 +20,7 @@ class JsonFormatter : public spdlog::formatter {
     char ts[96];
     auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count() % 1000;
     std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    nlohmann::json j = {{"time", ts}, {"level", spdlog::level::to_string_view(msg.level)}, {"msg", std::string(msg.payload.data(), msg.payload.size())}, {"thread", msg.thread_id}};
+    nlohmann::json j = {{"time", ts}, {"level", std::string(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size())}, {"msg", std::string(msg.payload.data(), msg.payload.size())}, {"thread", msg.thread_id}};
     auto s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(s.data(), s.data() + s.size());
     dest.push_back('\n');

@@ -24,6 +24,15 @@ std::variant<cm_plugin_note, NoteError> read_plugin_note(const std::string& path
   Elf64_Ehdr eh;
   std::memcpy(&eh, bytes.data(), sizeof eh);
   if (eh.e_type != ET_DYN) return err("not a shared object (ELF type " + std::to_string(eh.e_type) + ")");
+  // dlopen of a file whose segments run past its end dies with SIGBUS, so
+  // every loadable segment must be inside the file before we map it.
+  if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0) return err("ELF file has no program headers");
+  if (eh.e_phoff + uint64_t(eh.e_phnum) * sizeof(Elf64_Phdr) > bytes.size()) return err("truncated ELF file (program headers beyond end of file)");
+  for (size_t i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
+    if (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > bytes.size()) return err("truncated ELF file (segment beyond end of file)");
+  }
   if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0) return err("ELF file has no section table");
   const uint64_t table_end = eh.e_shoff + uint64_t(eh.e_shnum) * sizeof(Elf64_Shdr);
   if (eh.e_shoff > bytes.size() || table_end > bytes.size()) return err("truncated ELF file (section table beyond end of file)");

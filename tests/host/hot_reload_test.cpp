@@ -44,7 +44,7 @@ TEST(HotReload, SwapUnderLoadLosesNoRequest) {
   // Swap v1 → v2 → v1 → v2 through both paths: the admin API and a rescan.
   const auto v1 = sample_plugins() / "hello-blob.so";
   const auto v2 = build_dir() / "samples-plugins-v2" / "hello-blob.so";
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {  // ends on v2
     fs::copy_file(i % 2 == 0 ? v2 : v1, host.plugin_dir() / "hello-blob.so", fs::copy_options::overwrite_existing);
     if (i % 2 == 0) {
       auto r = host.admin("POST", "/api/_admin/plugins", json{{"path", (host.plugin_dir() / "hello-blob.so").string()}}.dump());

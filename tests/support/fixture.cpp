@@ -48,7 +48,7 @@ TestHost::TestHost(const nlohmann::json& config, const std::vector<fs::path>& pl
                         {"ioThreads", 2},
                         {"blockingThreads", 4},
                         {"logLevel", "warn"}};
-  cfg.merge_patch(config);
+  if (config.is_object()) cfg.merge_patch(config);
   auto file = tmp_.path / "cumulo.json";
   std::ofstream(file) << cfg.dump(2);
   // Environment variables must not leak into tests.

@@ -317,6 +317,7 @@ struct BlobTable {
     return guard(err, [&] {
       std::unique_ptr<BlobWriter> w;
       Status st = self<T>(s)->open_writer(tenant(tn), w);
+      if (st.ok() && !w) return Status::Error(CM_INTERNAL, "open_writer returned Ok without a writer");
       if (st.ok()) *out = reinterpret_cast<cm_blob_writer*>(new WriterBox{std::move(w)});
       return st;
     });
@@ -619,7 +620,7 @@ class Registrar {
 #define CUMULO_SDK_STR2(x) #x
 #define CUMULO_SDK_STR(x) CUMULO_SDK_STR2(x)
 #if defined(__clang__)
-#define CUMULO_SDK_COMPILER "clang " __clang_version__
+#define CUMULO_SDK_COMPILER "clang " CUMULO_SDK_STR(__clang_major__) "." CUMULO_SDK_STR(__clang_minor__) "." CUMULO_SDK_STR(__clang_patchlevel__)
 #elif defined(__GNUC__)
 #define CUMULO_SDK_COMPILER "gcc " __VERSION__
 #else
