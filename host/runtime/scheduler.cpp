@@ -93,7 +93,7 @@ TaskResult TaskResult::fail(std::string err) { return {TaskOutcome::Fail, std::m
 std::int64_t retry_delay_s(const RetryPolicy& policy, int attempt) {
   std::int64_t wait = std::max<std::int64_t>(policy.min_wait_s, 0);
   const std::int64_t cap = std::max<std::int64_t>(policy.max_wait_s, 0);
-  for (int i = 0; i < attempt && wait < cap; ++i) wait = wait > kInt64Max / 2 ? kInt64Max : wait * 2;
+  for (int i = 1; i < attempt && wait < cap; ++i) wait = wait > kInt64Max / 2 ? kInt64Max : wait * 2;
   return std::min(wait, cap);
 }
 
@@ -586,7 +586,7 @@ void Scheduler::launch_due(std::unique_lock<std::mutex>& lk) {
 
   std::vector<Entry*> due;
   for (auto& [id, e] : tasks_) {
-    if (e.running || e.finishing || !e.waiting_on.empty() || e.rec.next_at_ms > now) continue;
+    if (e.running || e.finishing || !e.waiting_on.empty() || e.rec.next_at_ms > now + 1) continue;
     if (!registry_.count(e.rec.kind)) {
       if (warned_kinds_.insert(e.rec.kind).second)
         spdlog::warn("scheduler: no function registered for kind '{}'; its tasks stay pending", e.rec.kind);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as README and CI run it:
+#   1. installs dependencies (Debian packages),
+#   2. builds and installs the SDK, then builds samples/hello-plugin out of
+#      tree against it with clang++ and libc++ (the ABI proof),
+#   3. builds everything with g++ and runs all tests (ctest),
+#   4. rebuilds with ASan+UBSan and runs all tests again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-$(nproc)}
+./scripts/install-deps.sh
+
+echo "== g++ build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+
+echo "== SDK install + out-of-tree clang++/libc++ sample"
+rm -rf build/sdk-prefix build/hello-clang
+cmake --install build/sdk --prefix build/sdk-prefix >/dev/null
+CXX=clang++ cmake -S samples/hello-plugin -B build/hello-clang -G Ninja \
+  -DCMAKE_PREFIX_PATH="$ROOT/build/sdk-prefix" -DCMAKE_CXX_FLAGS="-stdlib=libc++" \
+  -DCMAKE_SHARED_LINKER_FLAGS="-stdlib=libc++" -DCMAKE_MODULE_LINKER_FLAGS="-stdlib=libc++" >/dev/null
+cmake --build build/hello-clang -j "$JOBS"
+export CUMULO_CLANG_PLUGIN_DIR="$ROOT/build/hello-clang"
+# The clang plugins must really be libc++ builds.
+ldd build/hello-clang/hello-blob.so | grep -q 'libc++' || { echo "hello-blob.so is not linked to libc++"; exit 1; }
+
+echo "== tests (g++)"
+ctest --test-dir build --output-on-failure -j 2 --timeout 300
+
+echo "== ASan+UBSan build"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCUMULO_SANITIZE=ON -DCUMULO_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$JOBS"
+echo "== tests (ASan+UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j 2 --timeout 600
