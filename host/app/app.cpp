@@ -104,6 +104,8 @@ App::App(Config cfg) : cfg_(std::move(cfg)) {
 
 App::~App() { stop(); }
 
+size_t App::active_requests() const { return net_ && net_->main ? net_->main->active_requests() : 0; }
+
 void App::load_certificates() {
   if (cfg_.mode != "standalone") return;
   for (const auto& c : cfg_.certs) net_->certs.put_files(c.domain, c.cert_file.string(), c.key_file.string());

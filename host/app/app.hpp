@@ -45,6 +45,8 @@ class App {
   std::vector<plugins::PluginReport> reload();
 
   uint16_t port() const { return port_; }
+  /// Requests being handled right now on the main listener.
+  size_t active_requests() const;
   uint16_t http_port() const { return http_port_; }
   const Config& config() const { return cfg_; }
   const std::string& admin_token() const { return admin_token_; }

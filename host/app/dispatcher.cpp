@@ -40,15 +40,18 @@ json report_json(const plugins::PluginReport& r) {
 }
 
 const std::string kUnmatched = "unmatched";
+// Marker route: the path exists but not for this method (405).
+const api::Route kMethodNotAllowed{};
 
 }  // namespace
 
 HostDispatcher::HostDispatcher(App& app, api::Metrics& metrics) : app_(app), metrics_(metrics) { add_routes(); }
 
-bool HostDispatcher::is_inline(const net::HttpRequest& req) const {
-  std::map<std::string, std::string> params;
+bool HostDispatcher::is_inline(net::HttpRequest& req) const {
   bool path_matched = false;
-  const auto* r = router_.match(req.method, req.path, params, path_matched);
+  const auto* r = router_.match(req.method, req.path, req.params, path_matched);
+  req.route = r;
+  if (!r && path_matched) req.route = &kMethodNotAllowed;
   return r ? r->inline_ok : true;  // 404/405 answers are cheap
 }
 
@@ -57,10 +60,8 @@ void HostDispatcher::error(const net::HttpRequest& req, net::HttpResponse& res, 
 }
 
 void HostDispatcher::completed(const net::HttpRequest& req, const net::HttpResponse& res, double seconds) {
-  std::map<std::string, std::string> params;
-  bool path_matched = false;
-  const auto* r = router_.match(req.method, req.path, params, path_matched);
-  metrics_.observe_request(r ? r->pattern : kUnmatched, req.method, res.status, seconds);
+  const auto* r = static_cast<const api::Route*>(req.route);
+  metrics_.observe_request(r && r != &kMethodNotAllowed ? r->pattern : kUnmatched, req.method, res.status, seconds);
 }
 
 void HostDispatcher::require_admin(const net::HttpRequest& req) const {
@@ -91,15 +92,16 @@ void HostDispatcher::handle(net::HttpRequest& req, net::HttpResponse& res) {
     res.set_header("Access-Control-Max-Age", "600");
     return;
   }
-  std::map<std::string, std::string> params;
-  bool path_matched = false;
-  const auto* route = router_.match(req.method, req.path, params, path_matched);
+  if (!req.route) is_inline(req);  // not routed by the server yet (direct calls)
+  const auto* route = static_cast<const api::Route*>(req.route);
+  const bool path_matched = route == &kMethodNotAllowed;
+  if (path_matched) route = nullptr;
   try {
     if (!route) {
       if (path_matched) throw ApiError(405, "E-CORE-NOTFOUND", "Method " + req.method + " not allowed on " + req.path);
       throw ApiError(404, "E-CORE-NOTFOUND", "No route for " + req.method + " " + req.path);
     }
-    api::RouteCtx ctx{req, res, std::move(params)};
+    api::RouteCtx ctx{req, res, std::move(req.params)};
     route->fn(ctx);
   } catch (const ApiError& e) {
     api::send_error(req, res, e.status(), e.code(), e.what(), e.details());

@@ -17,7 +17,7 @@ class HostDispatcher : public net::Dispatcher {
  public:
   HostDispatcher(App& app, api::Metrics& metrics);
 
-  bool is_inline(const net::HttpRequest& req) const override;
+  bool is_inline(net::HttpRequest& req) const override;
   void handle(net::HttpRequest& req, net::HttpResponse& res) override;
   void error(const net::HttpRequest& req, net::HttpResponse& res, unsigned status, std::string_view code, std::string_view message) override;
   void completed(const net::HttpRequest& req, const net::HttpResponse& res, double seconds) override;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ struct HttpRequest {
   std::string host;       // Host or trusted X-Forwarded-Host
   bool secure = false;    // TLS, or trusted X-Forwarded-Proto: https
   std::string req_id;
+  /// Set by the dispatcher when it routes the request (opaque to the server).
+  const void* route = nullptr;
+  std::map<std::string, std::string> params;
 
   std::optional<std::string_view> header(std::string_view name) const;
   std::optional<std::string> query_param(std::string_view name) const;
@@ -44,7 +48,8 @@ struct HttpResponse {
 class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
-  virtual bool is_inline(const HttpRequest& req) const = 0;
+  /// Routes the request (filling `route`/`params`) and tells whether it may run inline.
+  virtual bool is_inline(HttpRequest& req) const = 0;
   virtual void handle(HttpRequest& req, HttpResponse& res) = 0;
   /// Response for errors detected by the server itself (413, 400, 408...).
   virtual void error(const HttpRequest& req, HttpResponse& res, unsigned status, std::string_view code, std::string_view message) = 0;

@@ -235,6 +235,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   awaitable<void> run_handler(HttpRequest& req, HttpResponse& res) {
+    // is_inline() routes the request; keep it outside the try below.
     auto run = [this, &req, &res] {
       try {
         dispatcher.handle(req, res);
@@ -244,7 +245,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         server_error(req, res, 500, "E-SYS-INTERNAL", "Internal server error");
       }
     };
-    if (dispatcher.is_inline(req)) {
+    if (dispatcher.is_inline(req)) {  // also routes the request
       run();
     } else {
       // Adapter calls may block: run on the bounded blocking pool and resume here.

@@ -3,8 +3,12 @@
 namespace cumulo::plugins {
 
 cm_error new_error() {
-  cm_error e{};
+  // Only the header is initialised: zeroing the 480-byte message on every
+  // call would cost more than the call itself; plugins write a terminated string.
+  cm_error e;
   e.struct_size = sizeof e;
+  e.code = CM_OK;
+  e.message[0] = '\0';
   return e;
 }
 

@@ -188,16 +188,17 @@ void Scheduler::stop() {
     stopping_ = true;
     wake();
   }
+  // Timers no longer matter once stopping; unhook from the clock first.
+  if (listener_id_ != 0) {
+    clock_.remove_listener(listener_id_);
+    listener_id_ = 0;
+  }
   if (thread_.joinable()) {
-    thread_.join();
+    thread_.join();  // the thread exits once running tasks have reported and been persisted
   } else {
     // Never started: still try to persist what schedule() queued (failed dependencies).
     std::unique_lock lk(mu_);
     flush_updates(lk, true);
-  }
-  if (listener_id_ != 0) {
-    clock_.remove_listener(listener_id_);
-    listener_id_ = 0;
   }
 }
 
@@ -586,7 +587,7 @@ void Scheduler::launch_due(std::unique_lock<std::mutex>& lk) {
 
   std::vector<Entry*> due;
   for (auto& [id, e] : tasks_) {
-    if (e.running || e.finishing || !e.waiting_on.empty() || e.rec.next_at_ms > now + 1) continue;
+    if (e.running || e.finishing || !e.waiting_on.empty() || e.rec.next_at_ms > now) continue;
     if (!registry_.count(e.rec.kind)) {
       if (warned_kinds_.insert(e.rec.kind).second)
         spdlog::warn("scheduler: no function registered for kind '{}'; its tasks stay pending", e.rec.kind);

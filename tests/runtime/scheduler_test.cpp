@@ -742,27 +742,41 @@ TEST_F(SchedulerTest, TaskRemovedFromStoreWhileRunning) {
   EXPECT_FALSE(store.get(a).has_value());
 }
 
+// Tells the test when stop() has begun: the scheduler unhooks from its clock
+// before it waits for running tasks.
+class SpyClock : public ManualClock {
+ public:
+  using ManualClock::ManualClock;
+  void remove_listener(ListenerId id) const override {
+    ManualClock::remove_listener(id);
+    if (on_remove) on_remove();
+  }
+  std::function<void()> on_remove;
+};
+
 TEST_F(SchedulerTest, StopWaitsForRunningTasksAndPersists) {
+  SpyClock spy{kT0};
   Gate gate;
-  sched->register_kind("slow", [&](const TaskContext&) {
+  auto s = std::make_unique<Scheduler>(store, *pool, spy);
+  s->register_kind("slow", [&](const TaskContext&) {
     log.add("started");
     gate.wait();
     return TaskResult::ok("slow done");
   });
-  const std::int64_t id = sched->task("slow").schedule();
-  sched->start();
+  const std::int64_t id = s->task("slow").schedule();
+  s->start();
   ASSERT_TRUE(log.wait_size(1));
-  std::thread stopper([&] { sched->stop(); });
-  gate.open();
-  stopper.join();
+  spy.on_remove = [&] { gate.open(); };  // release the task only once stop() is under way
+  s->stop();
   const TaskRecord r = stored(id);
   EXPECT_EQ(r.status, 'F') << "stop() returned before the running task's result was stored";
   EXPECT_EQ(r.output, "slow done");
-  sched->stop();  // idempotent
-  sched->start();  // ignored after stop
-  const std::int64_t later = sched->task("slow").schedule();
+  s->stop();   // idempotent
+  s->start();  // ignored after stop
+  const std::int64_t later = s->task("slow").schedule();
   EXPECT_EQ(stored(later).status, 'P') << "scheduling after stop() only persists";
-  gate.open();
+  s.reset();
+  EXPECT_EQ(stored(later).status, 'P');
 }
 
 TEST_F(SchedulerTest, ManualClockListenersAreRemoved) {

@@ -154,7 +154,11 @@ TEST(WorkerPool, HighLaneDoesNotTakeLowerWork) {
   });
   ASSERT_TRUE(started.wait_for(1));
   std::atomic<bool> medium_ran{false};
-  pool.post(Priority::Medium, [&] { medium_ran = true; });
+  std::atomic<int> medium_lane{-1};
+  pool.post(Priority::Medium, [&] {
+    medium_lane = static_cast<int>(WorkerPool::current_lane().value_or(Priority::High));
+    medium_ran = true;
+  });
   // The High thread is idle; when this probe has run, it has passed over the
   // queued Medium job at least once.
   auto probe = pool.submit(Priority::High, [] { return WorkerPool::current_lane(); });
@@ -164,6 +168,7 @@ TEST(WorkerPool, HighLaneDoesNotTakeLowerWork) {
   gate.open();
   pool.shutdown();
   EXPECT_TRUE(medium_ran);
+  EXPECT_EQ(medium_lane.load(), static_cast<int>(Priority::Medium)) << "the idle High thread took Medium work";
 }
 
 TEST(WorkerPool, HighJobsRunWhenOnlyLowThreadIsFree) {
