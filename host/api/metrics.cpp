@@ -49,7 +49,7 @@ std::string Metrics::render() const {
   o << "cumulo_http_request_duration_seconds_bucket{le=\"+Inf\"} " << count_ << "\n";
   o << "cumulo_http_request_duration_seconds_sum " << sum_ << "\n";
   o << "cumulo_http_request_duration_seconds_count " << count_ << "\n";
-  for (const auto& [name, v] : gauges) o << "# TYPE " << name << " gauge\n" << name << " " << v << "\n";
+  for (const auto& [name, v] : gauges) o << "# TYPE " << name << (name.ends_with("_total") ? " counter\n" : " gauge\n") << name << " " << v << "\n";
   if (!plugin_.empty()) o << "# HELP cumulo_plugin_metric_total Counters reported by plugins.\n# TYPE cumulo_plugin_metric_total counter\n";
   for (const auto& [k, v] : plugin_) o << "cumulo_plugin_metric_total{plugin=\"" << esc(k.first) << "\",name=\"" << esc(k.second) << "\"} " << v << "\n";
   return o.str();

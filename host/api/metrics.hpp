@@ -20,7 +20,8 @@ class Metrics {
 
   void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
   void add_plugin_metric(std::string_view plugin, std::string_view name, double v);
-  /// Gauges computed at scrape time (plugin counts, queue depths).
+  /// Values computed at scrape time (plugin counts, queue depths); names
+  /// ending in _total are exposed as counters, the rest as gauges.
   void set_gauge_source(std::function<std::map<std::string, double>()> fn) { gauges_ = std::move(fn); }
   std::string render() const;
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "api/metrics.hpp"
@@ -108,7 +109,16 @@ size_t App::active_requests() const { return net_ && net_->main ? net_->main->ac
 
 void App::load_certificates() {
   if (cfg_.mode != "standalone") return;
-  for (const auto& c : cfg_.certs) net_->certs.put_files(c.domain, c.cert_file.string(), c.key_file.string());
+  // Configured certificates first, so DATA_DIR/certs only fills the gaps.
+  for (const auto& c : cfg_.certs) {
+    try {
+      net_->certs.put_files(c.domain, c.cert_file.string(), c.key_file.string());
+    } catch (const std::exception& e) {
+      spdlog::error("certificate for {}: {}", c.domain, e.what());
+    }
+  }
+  std::set<std::string> configured;
+  for (const auto& c : cfg_.certs) configured.insert(c.domain);
   // DATA_DIR/certs/<domain>/{cert,key}.pem: what ACME will write (issue 4).
   auto dir = cfg_.data_dir / "certs";
   for (const auto& t : backends_->tenants()) {
@@ -122,13 +132,17 @@ void App::load_certificates() {
       write_private(key, kc.key_pem);
       write_private(cert, kc.cert_pem);
     }
-    net_->certs.put_files(domain, cert.string(), key.string());
+    try {
+      net_->certs.put_files(domain, cert.string(), key.string());
+    } catch (const std::exception& e) {
+      spdlog::error("certificate for {}: {}", domain, e.what());
+    }
   }
   // Re-read every existing directory so renewed certificates take effect.
   std::error_code ec;
   for (auto& e : fs::directory_iterator(dir, ec)) {
     auto cert = e.path() / "cert.pem", key = e.path() / "key.pem";
-    if (fs::exists(cert) && fs::exists(key)) {
+    if (!configured.count(e.path().filename().string()) && fs::exists(cert) && fs::exists(key)) {
       try {
         net_->certs.put_files(e.path().filename().string(), cert.string(), key.string());
       } catch (const std::exception& ex) {
@@ -174,8 +188,9 @@ void App::start() {
     g["cumulo_worker_queue_depth_high"] = static_cast<double>(s.high_queue_depth);
     g["cumulo_worker_queue_depth_medium"] = static_cast<double>(s.medium_queue_depth);
     g["cumulo_worker_queue_depth_low"] = static_cast<double>(s.low_queue_depth);
-    g["cumulo_worker_jobs_completed"] = static_cast<double>(s.jobs_completed);
-    g["cumulo_worker_jobs_failed"] = static_cast<double>(s.jobs_failed);
+    g["cumulo_worker_jobs_completed_total"] = static_cast<double>(s.jobs_completed);
+    g["cumulo_worker_jobs_failed_total"] = static_cast<double>(s.jobs_failed);
+
     if (net_->main) g["cumulo_http_active_requests"] = static_cast<double>(net_->main->active_requests());
     return g;
   });
@@ -209,8 +224,10 @@ void App::start() {
 }
 
 std::vector<plugins::PluginReport> App::reload() {
+  std::lock_guard lk(reload_mu_);  // admin API and SIGHUP may overlap
   auto reps = plugins_->rescan();
   backends_->rebind();
+  if (!scheduler_) start_scheduler();  // its meta plugin may have just arrived
   try {
     load_certificates();
   } catch (const std::exception& e) {

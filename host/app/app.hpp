@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +72,7 @@ class App {
   std::unique_ptr<runtime::Scheduler> scheduler_;
   std::unique_ptr<Net> net_;
   uint16_t port_ = 0, http_port_ = 0;
+  std::mutex reload_mu_;
   std::atomic<bool> stopped_{false};
   bool started_ = false;
 };

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace cumulo::app {
 
@@ -20,13 +23,35 @@ std::vector<std::pair<std::string, const plugins::AdapterHandle*>> Binding::hand
 }
 
 Backends::Backends(const Config& cfg, plugins::PluginManager& pm) : cfg_(cfg), pm_(pm) {
+  // tn_ids are stable across restarts and config edits: DATA_DIR/tenants.json
+  // remembers them (the meta adapter takes this over with `cumulo tenant`).
+  namespace fs = std::filesystem;
+  const fs::path file = cfg.data_dir / "tenants.json";
+  std::map<std::string, uint32_t> ids;
+  if (fs::exists(file)) {
+    std::ifstream in(file);
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (!j.is_object()) throw std::runtime_error(file.string() + " is corrupt; it maps idTag → tnId");
+    for (auto& [k, v] : j.items()) ids[k] = v.get<uint32_t>();
+  }
   uint32_t next = 1;
+  for (const auto& [_, id] : ids) next = std::max(next, id + 1);
+  const size_t known = ids.size();
   auto add = [&](const std::string& id, const std::string& profile) {
     if (id.empty() || tenants_.count(id)) return;
-    tenants_[id] = TenantInfo{next++, id, profile.empty() ? cfg.default_profile : profile};
+    auto it = ids.find(id);
+    uint32_t tn = it != ids.end() ? it->second : (ids[id] = next++);
+    tenants_[id] = TenantInfo{tn, id, profile.empty() ? cfg.default_profile : profile};
   };
-  add(cfg.base_id_tag, "");  // the admin tenant is tn 1, as in the reference
+  add(cfg.base_id_tag, "");  // on a fresh data dir the admin tenant is tn 1, as in the reference
   for (const auto& t : cfg.tenants) add(t.id_tag, t.profile);
+  if (ids.size() != known) {
+    nlohmann::json j(ids);
+    auto tmp = file;
+    tmp += ".tmp";
+    { std::ofstream(tmp) << j.dump(2) << "\n"; }
+    fs::rename(tmp, file);
+  }
   extensions_ = std::make_shared<Extensions>();
 }
 

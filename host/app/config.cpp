@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <set>
 
 namespace cumulo::app {
 
@@ -10,10 +11,26 @@ namespace {
 
 using json = nlohmann::json;
 
-// Replaces ${DATA_DIR} in adapter options so one config works anywhere.
-std::string expand(std::string s, const std::string& data_dir) {
-  const std::string key = "${DATA_DIR}";
-  for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + data_dir.size())) s.replace(p, key.size(), data_dir);
+// Replaces ${DATA_DIR} inside the string values of adapter options (after
+// parsing, so a path with quotes or backslashes stays valid JSON).
+void expand_in(json& j, const std::string& data_dir) {
+  if (j.is_string()) {
+    std::string s = j.get<std::string>();
+    const std::string key = "${DATA_DIR}";
+    for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + data_dir.size())) s.replace(p, key.size(), data_dir);
+    j = s;
+  } else if (j.is_structured()) {
+    for (auto& v : j) expand_in(v, data_dir);
+  }
+}
+
+std::string expand(json j, const std::string& data_dir) {
+  expand_in(j, data_dir);
+  return j.dump();
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -74,6 +91,12 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
       throw ConfigError("config file " + file->string() + " is not valid JSON: " + e.what());
     }
     if (!j.is_object()) throw ConfigError("config file must hold a JSON object");
+    static const std::set<std::string> known = {"mode", "listen", "listenHttp", "dataDir", "baseIdTag", "baseAppDomain", "basePassword", "pluginDirs",
+                                                "adminToken", "trustedProxies", "bodyLimit", "headerLimit", "requestTimeoutMs", "shutdownGraceMs",
+                                                "ioThreads", "blockingThreads", "workers", "logLevel", "logFormat", "defaultProfile", "profiles",
+                                                "tenants", "certs", "extensions"};
+    for (auto& [k, _] : j.items())
+      if (!known.count(k)) throw ConfigError("unknown config key '" + k + "' (see docs/operations.md)");
   }
   get(j, "mode", c.mode);
   get(j, "listen", c.listen);
@@ -97,6 +120,7 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   get(j, "blockingThreads", c.blocking_threads);
   if (j.contains("workers")) {
     const auto& w = j["workers"];
+    if (!w.is_object()) throw ConfigError("'workers' must be an object {high, medium, low}");
     get(w, "high", c.workers_high);
     get(w, "medium", c.workers_medium);
     get(w, "low", c.workers_low);
@@ -133,12 +157,15 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   if (c.listen_http == "none") c.listen_http.clear();
   if (c.base_app_domain.empty()) c.base_app_domain = c.base_id_tag;
   if (c.log_format != "text" && c.log_format != "json") throw ConfigError("logFormat must be 'text' or 'json'");
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
+  if (!levels.count(c.log_level)) throw ConfigError("logLevel must be one of trace, debug, info, warn, error, critical, off; got '" + c.log_level + "'");
+  c.base_id_tag = lower(c.base_id_tag);
   if (c.io_threads == 0 || c.blocking_threads == 0) throw ConfigError("ioThreads and blockingThreads must be at least 1");
   if (c.workers_high + c.workers_medium + c.workers_low == 0) throw ConfigError("the worker pool needs at least one thread");
 
   const std::string dd = c.data_dir.string();
   // Backend profiles. The embedded default needs no server: files under DATA_DIR.
-  c.profiles["embedded"] = Profile{"embedded", {{"meta", {"meta-files", expand(R"({"dir":"${DATA_DIR}/meta"})", dd)}}}};
+  c.profiles["embedded"] = Profile{"embedded", {{"meta", {"meta-files", expand(json{{"dir", "${DATA_DIR}/meta"}}, dd)}}}};
   if (j.contains("profiles")) {
     if (!j["profiles"].is_object()) throw ConfigError("'profiles' must be an object of name → {kind: {factory, options}}");
     for (auto& [name, p] : j["profiles"].items()) {
@@ -149,8 +176,7 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
           throw ConfigError("profile '" + name + "': unknown adapter kind '" + kind + "' (auth, meta, blob, rtdb, crdt)");
         if (!spec.is_object() || !spec.contains("factory") || !spec["factory"].is_string())
           throw ConfigError("profile '" + name + "', " + kind + ": needs {\"factory\": \"name\", \"options\": {...}}");
-        AdapterSpec a{spec["factory"].get<std::string>(), spec.value("options", json::object()).dump()};
-        a.options_json = expand(a.options_json, dd);
+        AdapterSpec a{spec["factory"].get<std::string>(), expand(spec.value("options", json::object()), dd)};
         prof.adapters[kind] = std::move(a);
       }
       c.profiles[name] = std::move(prof);
@@ -161,17 +187,25 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   if (j.contains("tenants")) {
     if (!j["tenants"].is_array()) throw ConfigError("'tenants' must be an array of {idTag, profile}");
     for (auto& t : j["tenants"]) {
-      TenantConfig tc{t.value("idTag", ""), t.value("profile", "")};
+      if (!t.is_object() || !t.contains("idTag") || !t["idTag"].is_string() || (t.contains("profile") && !t["profile"].is_string()))
+        throw ConfigError("every tenant must be {\"idTag\": \"name\", \"profile\"?: \"profile\"}");
+      TenantConfig tc{lower(t["idTag"].get<std::string>()), t.value("profile", "")};
       if (tc.id_tag.empty()) throw ConfigError("every tenant needs an idTag");
       if (!tc.profile.empty() && !c.profiles.count(tc.profile)) throw ConfigError("tenant " + tc.id_tag + ": unknown profile '" + tc.profile + "'");
       c.tenants.push_back(std::move(tc));
     }
   }
   if (j.contains("certs")) {
-    for (auto& t : j["certs"]) c.certs.push_back({t.value("domain", ""), t.value("cert", ""), t.value("key", "")});
+    if (!j["certs"].is_array()) throw ConfigError("'certs' must be an array of {domain, cert, key}");
+    for (auto& t : j["certs"]) {
+      if (!t.is_object() || !t.value("domain", json()).is_string() || !t.value("cert", json()).is_string() || !t.value("key", json()).is_string())
+        throw ConfigError("every certs entry must be {\"domain\", \"cert\", \"key\"} strings");
+      c.certs.push_back({lower(t["domain"].get<std::string>()), t["cert"].get<std::string>(), t["key"].get<std::string>()});
+    }
   }
   if (j.contains("extensions")) {
-    for (auto& [name, opts] : j["extensions"].items()) c.extension_options[name] = expand(opts.dump(), dd);
+    if (!j["extensions"].is_object()) throw ConfigError("'extensions' must be an object of factory → options");
+    for (auto& [name, opts] : j["extensions"].items()) c.extension_options[name] = expand(opts, dd);
   }
   split_listen(c.listen);  // validate early
   if (!c.listen_http.empty()) split_listen(c.listen_http);

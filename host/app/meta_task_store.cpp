@@ -42,6 +42,12 @@ std::vector<runtime::TaskRecord> MetaTaskStore::list_pending() {
   return out;
 }
 
-void MetaTaskStore::remove(int64_t id) { handle().delete_task(id); }
+void MetaTaskStore::remove(int64_t id) {
+  try {
+    handle().delete_task(id);
+  } catch (const plugins::PluginError& e) {
+    if (e.code() != CM_NOT_FOUND) throw;  // already gone is fine
+  }
+}
 
 }  // namespace cumulo::app

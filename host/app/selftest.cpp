@@ -48,7 +48,9 @@ const H& need(const H& h, const std::string& kind, const Binding& b) {
 json run_selftest(const Backends& backends, const TenantInfo& tenant, const std::string& kind, const std::string& nonce) {
   auto b = backends.for_tenant(tenant);
   if (!b) throw ApiError(503, "E-SYS-UNAVAIL", "tenant " + tenant.id_tag + " has no bound profile");
-  const auto tn = tenant.ref();
+  // A reserved scope: the selftest never touches the tenant's own data, yet
+  // runs through the very adapter instances that serve it.
+  const plugins::TenantRef tn{kSelftestTnId, "_selftest." + tenant.id_tag};
   json checks = json::array();
   json out = {{"kind", kind}, {"tenant", tenant.id_tag}, {"profile", b->profile}};
 
@@ -67,15 +69,19 @@ json run_selftest(const Backends& backends, const TenantInfo& tenant, const std:
     });
     expect(part == bytes.substr(7, 8), "range read");
     checks = {"write", "stat", "read", "range"};
+    try {
+      blob.remove(tn, id);
+      checks.push_back("remove");
+    } catch (const plugins::PluginError& e) {
+      if (e.code() != CM_UNSUPPORTED) throw;
+    }
     out["blobId"] = id;
   } else if (kind == "auth") {
     const auto& auth = need(b->auth, kind, *b);
     out["adapter"] = describe(auth);
-    // A dedicated pseudo-tenant scope keeps the real tenant's password intact.
-    plugins::TenantRef probe{tn.tn_id, tn.id_tag + "#selftest"};
-    auth.set_password(probe, "selftest-" + nonce);
-    expect(auth.check_password(probe, "selftest-" + nonce), "right password accepted");
-    expect(!auth.check_password(probe, "wrong-" + nonce), "wrong password refused");
+    auth.set_password(tn, "selftest-" + nonce);
+    expect(auth.check_password(tn, "selftest-" + nonce), "right password accepted");
+    expect(!auth.check_password(tn, "wrong-" + nonce), "wrong password refused");
     checks = {"set_password", "check_password"};
   } else if (kind == "meta") {
     const auto& meta = need(b->meta, kind, *b);
@@ -83,11 +89,13 @@ json run_selftest(const Backends& backends, const TenantInfo& tenant, const std:
     if (meta.has_settings()) {
       meta.put_setting(tn, "selftest.value", json(nonce).dump());
       expect(json::parse(meta.get_setting(tn, "selftest.value")) == json(nonce), "setting round trip");
+      meta.delete_setting(tn, "selftest.value");
       checks.push_back("settings");
     }
     if (meta.has_records()) {
       meta.put_record(tn, "selftest", nonce, json{{"n", nonce}}.dump());
       expect(json::parse(meta.get_record(tn, "selftest", nonce))["n"] == nonce, "record round trip");
+      meta.delete_record(tn, "selftest", nonce);
       checks.push_back("records");
     }
     if (meta.has_tasks()) {

@@ -9,6 +9,9 @@
 
 namespace cumulo::app {
 
+/// Tenant id of the scope selftests write into (never a real tenant's).
+inline constexpr uint32_t kSelftestTnId = 0xFFFFFFF0u;
+
 nlohmann::json run_selftest(const Backends& backends, const TenantInfo& tenant, const std::string& kind, const std::string& nonce);
 
 /// "b1~" + unpadded base64url(SHA-256(bytes)): content address of a blob.

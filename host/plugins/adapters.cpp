@@ -74,9 +74,13 @@ void BlobHandle::write_all(const TenantRef& tn, std::string_view blob_id, std::s
 }
 
 void BlobHandle::read(const TenantRef& tn, std::string_view blob_id, uint64_t offset, uint64_t length, const std::function<bool(std::string_view)>& out) const {
-  CallbackSink sink{out};
+  CallbackSink sink{out, nullptr};
   auto ct = tn.c();
-  CM_CALL(f().vt.blob.read, "blob read", self(), &ct, to_cm(blob_id), offset, length, &sink.sink);
+  if (!f().vt.blob.read) unsupported("blob read");
+  cm_error err = new_error();
+  int32_t st = f().vt.blob.read(self(), &ct, to_cm(blob_id), offset, length, &sink.sink, &err);
+  sink.rethrow();  // the host's own failure wins over the plugin's "stopped"
+  check(st, err, "blob read");
 }
 
 std::string BlobHandle::read_all(const TenantRef& tn, std::string_view blob_id) const {
@@ -192,6 +196,16 @@ std::string MetaHandle::get_setting(const TenantRef& tn, std::string_view key) c
   return s.data;
 }
 
+void MetaHandle::delete_setting(const TenantRef& tn, std::string_view key) const {
+  auto ct = tn.c();
+  CM_CALL(settings_of(vt()).delete_setting, "meta delete_setting", self(), &ct, to_cm(key));
+}
+
+void MetaHandle::delete_record(const TenantRef& tn, std::string_view coll, std::string_view key) const {
+  auto ct = tn.c();
+  CM_CALL(records_of(vt()).delete_record, "meta delete_record", self(), &ct, to_cm(coll), to_cm(key));
+}
+
 void MetaHandle::put_record(const TenantRef& tn, std::string_view coll, std::string_view key, std::string_view json) const {
   auto ct = tn.c();
   CM_CALL(records_of(vt()).put_record, "meta put_record", self(), &ct, to_cm(coll), to_cm(key), to_cm(json));
@@ -237,13 +251,25 @@ uint64_t CrdtHandle::append(const TenantRef& tn, std::string_view doc, std::stri
 void CrdtHandle::read(const TenantRef& tn, std::string_view doc, uint64_t after, const std::function<void(uint64_t, std::string_view)>& fn) const {
   struct Ctx {
     const std::function<void(uint64_t, std::string_view)>* fn;
-  } ctx{&fn};
+    std::exception_ptr error;
+  } ctx{&fn, nullptr};
+  // Never let an exception unwind through the plugin: park it, ask to stop.
   auto cb = [](void* c, uint64_t seq, cm_str u) -> int {
-    (*static_cast<Ctx*>(c)->fn)(seq, std::string_view(u.data ? u.data : "", u.size));
-    return 0;
+    auto* x = static_cast<Ctx*>(c);
+    try {
+      (*x->fn)(seq, std::string_view(u.data ? u.data : "", u.size));
+      return 0;
+    } catch (...) {
+      x->error = std::current_exception();
+      return 1;
+    }
   };
   auto ct = tn.c();
-  CM_CALL(f().vt.crdt.read, "crdt read", self(), &ct, to_cm(doc), after, cb, &ctx);
+  if (!f().vt.crdt.read) unsupported("crdt read");
+  cm_error err = new_error();
+  int32_t st = f().vt.crdt.read(self(), &ct, to_cm(doc), after, cb, &ctx, &err);
+  if (ctx.error) std::rethrow_exception(ctx.error);
+  check(st, err, "crdt read");
 }
 
 // ---- action types / file processors -------------------------------------------

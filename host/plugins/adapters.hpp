@@ -7,6 +7,7 @@
 #include <cumulo/cumulo_abi.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,12 +28,24 @@ struct StringSink {
                }};
 };
 
-/// Host-owned sink forwarding chunks to a callback (false = stop).
+/// Host-owned sink forwarding chunks to a callback (false = stop). An
+/// exception from the callback must not unwind through plugin frames: it is
+/// parked here, the plugin is told to stop, and rethrow() raises it after.
 struct CallbackSink {
   std::function<bool(std::string_view)> fn;
+  std::exception_ptr error;
   cm_sink sink{this, [](void* ctx, const void* p, size_t n) -> int {
-                 return static_cast<CallbackSink*>(ctx)->fn(std::string_view(static_cast<const char*>(p), n)) ? 0 : 1;
+                 auto* self = static_cast<CallbackSink*>(ctx);
+                 try {
+                   return self->fn(std::string_view(static_cast<const char*>(p), n)) ? 0 : 1;
+                 } catch (...) {
+                   self->error = std::current_exception();
+                   return 1;
+                 }
                }};
+  void rethrow() const {
+    if (error) std::rethrow_exception(error);
+  }
 };
 
 /// The tenant as it crosses the boundary (owns the id_tag storage).
@@ -104,10 +117,12 @@ class MetaHandle : public AdapterHandle {
   bool has_settings() const { return vt().settings != nullptr; }
   void put_setting(const TenantRef& tn, std::string_view key, std::string_view value_json) const;
   std::string get_setting(const TenantRef& tn, std::string_view key) const;
+  void delete_setting(const TenantRef& tn, std::string_view key) const;
   // Records part
   bool has_records() const { return vt().records != nullptr; }
   void put_record(const TenantRef& tn, std::string_view coll, std::string_view key, std::string_view json) const;
   std::string get_record(const TenantRef& tn, std::string_view coll, std::string_view key) const;
+  void delete_record(const TenantRef& tn, std::string_view coll, std::string_view key) const;
 };
 
 class RtdbHandle : public AdapterHandle {

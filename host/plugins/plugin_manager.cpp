@@ -32,10 +32,14 @@ T copy_sized(const void* src, size_t src_size) {
   return out;
 }
 
+// Meta parts keep the plugin's (clamped) size so completeness is judged on
+// the slots the plugin knew about: a part may grow in a later minor.
 template <class T>
 T copy_part(const T* src) {
   if (!src) return T{};
-  return copy_sized<T>(src, src->struct_size);
+  T out = copy_sized<T>(src, src->struct_size);
+  out.struct_size = static_cast<uint32_t>(std::min<size_t>(src->struct_size, sizeof(T)));
+  return out;
 }
 
 // ---- host API functions lent to every plugin ----------------------------------
@@ -104,7 +108,7 @@ std::string missing_required(const Factory& f) {
       auto whole = [](const auto& part, const char* what) -> std::string {
         if (!part.struct_size) return {};
         const auto* slots = reinterpret_cast<const void* const*>(reinterpret_cast<const char*>(&part) + sizeof(uint64_t));
-        size_t n = (sizeof(part) - sizeof(uint64_t)) / sizeof(void*);
+        size_t n = (part.struct_size > sizeof(uint64_t) ? part.struct_size - sizeof(uint64_t) : 0) / sizeof(void*);
         for (size_t i = 0; i < n; ++i)
           if (!slots[i]) return std::string("meta part '") + what + "' is half implemented";
         return {};
@@ -247,7 +251,13 @@ bool PluginManager::in_plugin_dirs(const fs::path& file) const {
 PluginReport PluginManager::load(const fs::path& file) {
   std::lock_guard lk(mu_);
   auto r = load_locked(file, false);
-  file_reports_[file.string()] = r;
+  auto it = file_reports_.find(file.string());
+  if (r.status == "refused" && it != file_reports_.end() && it->second.status != "refused") {
+    // The version already serving stays; the report says why its successor was refused.
+    it->second.reason = "replacement refused: " + r.reason;
+  } else {
+    file_reports_[file.string()] = r;
+  }
   return r;
 }
 
@@ -257,6 +267,10 @@ PluginReport PluginManager::check(const fs::path& file) {
 }
 
 PluginReport PluginManager::load_locked(const fs::path& file, bool dry_run) {
+  if (!dry_run) {
+    struct stat sb{};
+    if (::stat(file.c_str(), &sb) == 0) stamps_[file.string()] = {static_cast<uintmax_t>(sb.st_size), static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec};
+  }
   PluginReport rep;
   rep.file = file.string();
   auto refuse = [&](std::string why) {
@@ -358,10 +372,6 @@ PluginReport PluginManager::load_locked(const fs::path& file, bool dry_run) {
   lp->generation = ++generation_;
   plugins_[lp->name] = lp;
   all_mapped_.push_back(lp);
-  if (auto s = fs::status(file, ec); !ec) {
-    struct stat sb{};
-    if (::stat(file.c_str(), &sb) == 0) stamps_[file.string()] = {static_cast<uintmax_t>(sb.st_size), static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec};
-  }
   rep.status = replaced ? "replaced" : "loaded";
   spdlog::info("plugin {} {} {} from {} (ABI {}.{}, {}, {})", lp->name, lp->version, rep.status, rep.file, lp->abi_major, lp->abi_minor, rep.kinds, lp->compiler);
   return rep;
@@ -392,11 +402,8 @@ std::vector<PluginReport> PluginManager::rescan() {
         if (::stat(e.path().c_str(), &sb) != 0) continue;
         FileStamp now{static_cast<uintmax_t>(sb.st_size), static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec};
         auto it = stamps_.find(e.path().string());
-        auto rit = file_reports_.find(e.path().string());
-        bool known_refused = rit != file_reports_.end() && rit->second.status == "refused";
-        if (it == stamps_.end() && !known_refused) todo.push_back(e.path());
-        else if (it != stamps_.end() && (it->second.size != now.size || it->second.mtime != now.mtime)) todo.push_back(e.path());
-        else if (known_refused) todo.push_back(e.path());  // maybe fixed since
+        // New files, changed files, and files whose last load was refused.
+        if (it == stamps_.end() || it->second.size != now.size || it->second.mtime != now.mtime) todo.push_back(e.path());
       }
     }
   }
@@ -411,7 +418,7 @@ bool PluginManager::unload(const std::string& name) {
   auto it = plugins_.find(name);
   if (it == plugins_.end()) return false;
   std::erase_if(registry_, [&](const auto& kv) { return kv.second->plugin->name == name; });
-  std::erase_if(stamps_, [&](const auto& kv) { return kv.first == it->second->source_path; });
+  // stamps_ are kept: a rescan reloads the file only if it changes on disk.
   std::erase_if(file_reports_, [&](const auto& kv) { return kv.first == it->second->source_path; });
   plugins_.erase(it);
   ++generation_;

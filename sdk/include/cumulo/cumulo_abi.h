@@ -11,7 +11,8 @@
  *   1. A plugin exports exactly one symbol, `cumulo_plugin_entry`, returning a
  *      `cm_plugin_info`. The host checks magic and ABI version before calling
  *      anything else. The same facts are also stored in the ELF section
- *      `.cumulo_plugin` (CM_PLUGIN_NOTE) so they are readable before dlopen.
+ *      `.cumulo_plugin` (CM_NOTE_SECTION, a cm_plugin_note) so they are
+ *      readable before dlopen.
  *   2. Same ABI major is required; a host with a newer minor loads plugins built
  *      against an older minor. Structs and function tables only grow at their
  *      end; every struct that crosses begins with `struct_size` and the reader
@@ -126,9 +127,10 @@ typedef struct cm_host_api {
   /* Memory the host may free or account for. */
   void* (*alloc)(size_t size);
   void (*free)(void* ptr);
-  /* Wall clock in Unix microseconds (tests may control it). */
+  /* Wall clock in Unix microseconds, as the host sees it. */
   int64_t (*now_us)(void* host_ctx);
-  /* Increment a counter exposed at /metrics as cumulo_plugin_<name>_total. */
+  /* Adds `value` to a counter exposed at /metrics as
+   * cumulo_plugin_metric_total{plugin="<plugin>",name="<name>"}. */
   void (*metric_add)(void* host_ctx, cm_str name, double value);
   /* Opaque context to pass back into log/now_us/metric_add. */
   void* host_ctx;
@@ -142,22 +144,24 @@ typedef struct cm_host_api {
 typedef struct cm_factory {
   uint32_t struct_size;
   uint32_t kind; /* one cm_kind bit */
-  cm_str name;   /* unique per kind, e.g. "blob-fs" */
+  cm_str name;   /* unique per kind, [a-z0-9_-]{1,47}, e.g. "blob-fs" */
   /* Validates `options_json` and creates an instance bound to its data
    * location. `*instance` is opaque to the host. */
   int32_t (*create)(cm_str options_json, void** instance, cm_error* err);
   void (*destroy)(void* instance);
   const void* vtable;
   size_t vtable_size;
-  /* Optional: JSON schema of options, for `cumulo plugins list --verbose`. */
+  /* Optional: JSON schema of the options (informational; borrowed during
+   * registration only). */
   cm_str options_schema;
 } cm_factory;
 
 typedef struct cm_registrar {
   uint32_t struct_size;
   void* ctx;
-  /* Registration is only valid during init; all-or-nothing: if init fails
-   * every factory it registered is dropped. Duplicate (kind, name) refused. */
+  /* Valid only during init (the registrar pointer must not be kept);
+   * all-or-nothing: if init fails every factory it registered is dropped.
+   * A (kind, name) already provided by another plugin is refused. */
   int32_t (*register_factory)(void* ctx, const cm_factory* factory, cm_error* err);
 } cm_registrar;
 
@@ -169,7 +173,7 @@ typedef struct cm_plugin_info {
   uint16_t abi_major; /* CM_ABI_MAJOR the plugin was built with */
   uint16_t abi_minor;
   uint32_t kinds;      /* OR of cm_kind */
-  const char* name;    /* unique plugin name, [a-z0-9-]+ */
+  const char* name;    /* unique plugin name, [a-z0-9_-]{1,47}; equals the note's */
   const char* version; /* plugin's own version, e.g. "1.2.0" */
   const char* compiler;
   const char* description;
@@ -219,7 +223,9 @@ typedef struct cm_blob_vtable {
   cm_health_fn health;
   /* Required. Streamed write: open, write chunks, commit under `blob_id` (the
    * host computed it from the bytes) or abort. A committed blob appears
-   * atomically; an aborted or crashed write leaves nothing visible. */
+   * atomically; an aborted or crashed write leaves nothing visible.
+   * write_commit and write_abort always consume the writer, even when
+   * write_commit fails. */
   int32_t (*write_open)(void* self, const cm_tenant* tn, cm_blob_writer** out, cm_error* err);
   int32_t (*write_chunk)(void* self, cm_blob_writer* w, cm_str bytes, cm_error* err);
   int32_t (*write_commit)(void* self, cm_blob_writer* w, cm_str blob_id, cm_error* err);
@@ -230,7 +236,8 @@ typedef struct cm_blob_vtable {
   /* Required. CM_NOT_FOUND if absent. */
   int32_t (*stat)(void* self, const cm_tenant* tn, cm_str blob_id, cm_blob_stat* out, cm_error* err);
   int32_t (*remove)(void* self, const cm_tenant* tn, cm_str blob_id, cm_error* err);
-  /* Writes one blob id per line ("\n" terminated) to `out`, ids > `after`. */
+  /* Writes one blob id per line ("\n" terminated) to `out`, ids > `after`
+   * in ascending order; limit 0 = no limit. */
   int32_t (*list)(void* self, const cm_tenant* tn, cm_str after, uint32_t limit, const cm_sink* out, cm_error* err);
 } cm_blob_vtable;
 
@@ -300,13 +307,16 @@ typedef struct cm_meta_files {
   int32_t (*list_variants)(void* self, const cm_tenant* tn, cm_str file_id, const cm_sink* out_json, cm_error* err);
 } cm_meta_files;
 
-/* Scheduler persistence. Task JSON: {"id","kind","key"?,"status":"P|F|E",
- * "priority","nextAt","attempt","retry"?,"cron"?,"deps":[…],"input","error"?}.
- * Tasks live in the node-global scope (tn_id 0 unless a tenant owns them). */
+/* Scheduler persistence (node-global: the calls take no tenant). Task JSON:
+ * {"id","kind","key","status":"P|F|E","priority":"high|medium|low",
+ *  "nextAt" (Unix ms),"attempt","retry"?:{"minWait","maxWait","times"},
+ *  "cron","deps":[ids],"input","output","error","createdAt" (Unix ms)}.
+ * An empty "key" means no dedup key. */
 typedef struct cm_meta_tasks {
   uint32_t struct_size;
-  /* Stores a new task and writes back {"id":N}; if "key" is set and a pending
-   * task of the same kind has it, writes that task's id and stores nothing. */
+  /* Stores a new task and writes back {"id":N}; if "key" is non-empty and a
+   * pending task of the same kind has it, writes that task's id and stores
+   * nothing. */
   int32_t (*create_task)(void* self, cm_str task_json, const cm_sink* out_json, cm_error* err);
   /* Replaces status/nextAt/attempt/error/output of task `id`. */
   int32_t (*update_task)(void* self, int64_t id, cm_str patch_json, cm_error* err);
@@ -367,6 +377,8 @@ typedef struct cm_rtdb_vtable {
 
 /* ---- crdt: per-document Yjs update log ----------------------------------- */
 
+/* Returns 0 to continue; nonzero asks the adapter to stop (it then returns
+ * CM_UNAVAILABLE). */
 typedef int (*cm_crdt_update_fn)(void* ctx, uint64_t seq, cm_str update);
 
 typedef struct cm_crdt_vtable {
