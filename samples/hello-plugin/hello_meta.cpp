@@ -316,12 +316,31 @@ class HelloMeta final : public MetaAdapter, public MetaSettings, public MetaReco
   }
 
   // JSON array of the collection's records in key order; the filter is ignored here.
-  Status list_records(const Tenant& tn, std::string_view coll, std::string_view /*filter_json*/, const Sink& out) override {
+  // A filter object keeps records whose top-level fields equal the filter's
+  // (compared as raw JSON text: enough for the scalars a toy store holds).
+  Status list_records(const Tenant& tn, std::string_view coll, std::string_view filter_json, const Sink& out) override {
+    Object filter;
+    if (filter_json.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+      auto f = parse_object(filter_json);
+      if (!f) return Status::Invalid("filter is not a JSON object");
+      filter = std::move(*f);
+    }
+    auto matches = [&](const std::string& rec) {
+      if (filter.empty()) return true;
+      auto obj = parse_object(rec);
+      if (!obj) return false;
+      for (const auto& [k, v] : filter) {
+        auto it = std::find_if(obj->begin(), obj->end(), [&](const auto& kv) { return kv.first == k; });
+        if (it == obj->end() || it->second != v) return false;
+      }
+      return true;
+    };
     std::string text = "[";
     {
       std::lock_guard lock(mu_);
       for (auto it = records_.lower_bound(RecordKey{tn.tn_id, std::string(coll), ""});
            it != records_.end() && std::get<0>(it->first) == tn.tn_id && std::get<1>(it->first) == coll; ++it) {
+        if (!matches(it->second)) continue;
         if (text.size() > 1) text += ',';
         text += it->second;
       }

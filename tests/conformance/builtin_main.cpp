@@ -1,0 +1,24 @@
+// In-tree conformance run: every built-in adapter and the in-memory sample
+// doubles, from this build tree.
+#include <spdlog/spdlog.h>
+
+#include "conformance.hpp"
+
+using cumulo::conformance::registry;
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  const std::string b = CUMULO_BUILD_DIR;
+  // {plugin, factory, kind, options, label}
+  registry() = {
+      {b + "/plugins/meta-files.so", "meta-files", CM_KIND_META, R"({"dir":"${DIR}"})", "meta_files"},
+      {b + "/samples-plugins/hello-meta.so", "hello-meta", CM_KIND_META, "{}", "hello_meta"},
+      {b + "/samples-plugins/hello-blob.so", "hello-blob", CM_KIND_BLOB, "{}", "hello_blob"},
+      {b + "/samples-plugins/hello-auth.so", "hello-auth", CM_KIND_AUTH, "{}", "hello_auth"},
+      {b + "/samples-plugins/hello-rtdb.so", "hello-rtdb", CM_KIND_RTDB, "{}", "hello_rtdb"},
+      {b + "/samples-plugins/hello-crdt.so", "hello-crdt", CM_KIND_CRDT, "{}", "hello_crdt"},
+      // BUILTIN-ADAPTERS (more entries are added as adapters land)
+  };
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

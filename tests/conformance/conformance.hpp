@@ -1,0 +1,61 @@
+// Conformance suites for adapter plugins: the same tests run against every
+// implementation of an interface (built-in adapters, the in-memory samples,
+// and any third party's plugin through `cumulo-adapter-test <plugin.so>`).
+//
+// A suite is a value-parameterised GoogleTest fixture over AdapterUnderTest;
+// the list of adapters is filled by main() before InitGoogleTest, so suites
+// are instantiated with ::testing::ValuesIn(adapters_of(kind)).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugins/adapters.hpp"
+
+namespace cumulo::conformance {
+
+struct AdapterUnderTest {
+  std::string plugin_path;       // the .so
+  std::string factory;           // factory name inside it
+  uint32_t kind = 0;             // cm_kind bit
+  std::string options_template;  // JSON; "${DIR}" becomes a fresh per-test directory
+  std::string label;             // test-name suffix, [A-Za-z0-9_]
+};
+
+/// Readable test names in failure output (instead of a byte dump).
+inline void PrintTo(const AdapterUnderTest& a, std::ostream* os) { *os << a.factory << " (" << a.plugin_path << ")"; }
+
+/// Every adapter under test (filled by main before InitGoogleTest).
+std::vector<AdapterUnderTest>& registry();
+std::vector<AdapterUnderTest> adapters_of(uint32_t kind);
+/// Name generator for INSTANTIATE_TEST_SUITE_P.
+std::string param_name(const ::testing::TestParamInfo<AdapterUnderTest>& info);
+
+/// Loads the parameter's plugin (once per path per process), gives each test
+/// a fresh directory and instance; `reopen()` creates a second instance on the
+/// same directory, as a restarted process would.
+class AdapterFixture : public ::testing::TestWithParam<AdapterUnderTest> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::shared_ptr<plugins::Instance> reopen();
+  /// A second, independent directory and instance (isolation tests).
+  std::shared_ptr<plugins::Instance> fresh_elsewhere();
+
+  std::filesystem::path dir_;
+  std::shared_ptr<plugins::Instance> inst_;
+
+ private:
+  std::vector<std::filesystem::path> extra_dirs_;
+};
+
+/// main() helper: parses `<plugin.so>[::factory[::options-json]]` arguments;
+/// without a factory, every adapter factory in the plugin is tested with "{}"
+/// options, or {"dir":"${DIR}"} when "{}" is refused.
+void register_from_args(int argc, char** argv);
+
+}  // namespace cumulo::conformance
