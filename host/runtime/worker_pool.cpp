@@ -69,7 +69,7 @@ void WorkerPool::post(Priority p, std::function<void()> job) {
 }
 
 bool WorkerPool::has_work_for(Priority lane) const {
-  (void)lane; for (std::size_t q = 0; q <= 2; ++q)
+  for (std::size_t q = 0; q <= idx(lane); ++q)
     if (!queues_[q].empty()) return true;
   return false;
 }
