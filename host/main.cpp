@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 
 #include "app/app.hpp"
 #include "app/logging.hpp"
+#include "app/tenant_registry.hpp"
 
 namespace fs = std::filesystem;
 using cumulo::app::Config;
@@ -27,6 +29,9 @@ int usage() {
                "  cumulo serve [--config FILE]         run the server (env: MODE, LISTEN, DATA_DIR, BASE_ID_TAG, ...)\n"
                "  cumulo plugins list [--config FILE]  load every plugin and show file, kind, name, version, ABI, status\n"
                "  cumulo plugins check FILE            check one plugin file without registering it\n"
+               "  cumulo tenant create ID_TAG [--profile P]   register a tenant (tnId assigned)\n"
+               "  cumulo tenant list                   tenants with tnId and backend profile\n"
+               "  cumulo tenant show ID_TAG            one tenant as JSON\n"
                "  cumulo version                       print versions\n";
   return 2;
 }
@@ -74,6 +79,42 @@ int main(int argc, char** argv) {
       app.start();
       app.run_until_signal();
       return 0;
+    }
+    if (args[0] == "tenant" && args.size() >= 2) {
+      spdlog::set_level(spdlog::level::warn);
+      cumulo::app::TenantRegistry reg(cfg.data_dir / "tenants.json");
+      // As `serve` does: the base tenant exists first (tnId 1 on a fresh node).
+      if (!cfg.base_id_tag.empty()) reg.ensure(cfg.base_id_tag, cfg.default_profile);
+      auto as_json = [](const cumulo::app::TenantRecord& r) {
+        return nlohmann::json{{"tnId", r.tn_id}, {"idTag", r.id_tag}, {"profile", r.profile}, {"createdAt", r.created_at}};
+      };
+      if (args[1] == "create" && (args.size() == 3 || (args.size() == 5 && args[3] == "--profile"))) {
+        const std::string profile = args.size() == 5 ? args[4] : cfg.default_profile;
+        if (!cfg.profiles.count(profile)) throw cumulo::app::ConfigError("unknown profile '" + profile + "'");
+        auto r = reg.create(args[2], profile);
+        std::cout << as_json(r).dump(2) << "\n";
+        std::cerr << "created; a running server picks it up on SIGHUP or POST /api/_admin/plugins/reload\n";
+        return 0;
+      }
+      if (args[1] == "list" && args.size() == 2) {
+        std::printf("%-8s %-40s %s\n", "TN_ID", "ID_TAG", "PROFILE");
+        for (const auto& r : reg.list()) std::printf("%-8u %-40s %s\n", r.tn_id, r.id_tag.c_str(), r.profile.c_str());
+        return 0;
+      }
+      if (args[1] == "show" && args.size() == 3) {
+        auto r = reg.get(args[2]);
+        if (!r) {
+          std::cerr << "cumulo: no tenant " << args[2] << "\n";
+          return 1;
+        }
+        auto j = as_json(*r);
+        auto p = cfg.profiles.find(r->profile);
+        if (p != cfg.profiles.end())
+          for (const auto& [kind, spec] : p->second.adapters) j["backends"][kind] = {{"factory", spec.factory}, {"options", nlohmann::json::parse(spec.options_json)}};
+        std::cout << j.dump(2) << "\n";
+        return 0;
+      }
+      return usage();
     }
     if (args[0] == "plugins" && args.size() >= 2) {
       // Plugin inspection is quiet: the report is the output.

@@ -226,6 +226,7 @@ void App::start() {
 std::vector<plugins::PluginReport> App::reload() {
   std::lock_guard lk(reload_mu_);  // admin API and SIGHUP may overlap
   auto reps = plugins_->rescan();
+  backends_->reload_tenants();
   backends_->rebind();
   if (!scheduler_) start_scheduler();  // its meta plugin may have just arrived
   try {

@@ -4,9 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 namespace cumulo::app {
 
@@ -22,37 +19,33 @@ std::vector<std::pair<std::string, const plugins::AdapterHandle*>> Binding::hand
   return out;
 }
 
-Backends::Backends(const Config& cfg, plugins::PluginManager& pm) : cfg_(cfg), pm_(pm) {
-  // tn_ids are stable across restarts and config edits: DATA_DIR/tenants.json
-  // remembers them (the meta adapter takes this over with `cumulo tenant`).
-  namespace fs = std::filesystem;
-  const fs::path file = cfg.data_dir / "tenants.json";
-  std::map<std::string, uint32_t> ids;
-  if (fs::exists(file)) {
-    std::ifstream in(file);
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (!j.is_object()) throw std::runtime_error(file.string() + " is corrupt; it maps idTag → tnId");
-    for (auto& [k, v] : j.items()) ids[k] = v.get<uint32_t>();
-  }
-  uint32_t next = 1;
-  for (const auto& [_, id] : ids) next = std::max(next, id + 1);
-  const size_t known = ids.size();
-  auto add = [&](const std::string& id, const std::string& profile) {
-    if (id.empty() || tenants_.count(id)) return;
-    auto it = ids.find(id);
-    uint32_t tn = it != ids.end() ? it->second : (ids[id] = next++);
-    tenants_[id] = TenantInfo{tn, id, profile.empty() ? cfg.default_profile : profile};
+Backends::Backends(const Config& cfg, plugins::PluginManager& pm)
+    : cfg_(cfg), pm_(pm), registry_(std::make_unique<TenantRegistry>(cfg.data_dir / "tenants.json")) {
+  // Configured tenants are created on first sight; afterwards the registry is
+  // authoritative (a migration may have moved a tenant to another profile).
+  auto ensure = [&](const std::string& id, const std::string& profile) {
+    if (id.empty()) return;
+    const std::string want = profile.empty() ? cfg.default_profile : profile;
+    auto r = registry_->ensure(id, want);
+    if (r.profile != want) spdlog::warn("tenant {} is bound to profile {} (registry), config says {}: the registry wins", id, r.profile, want);
   };
-  add(cfg.base_id_tag, "");  // on a fresh data dir the admin tenant is tn 1, as in the reference
-  for (const auto& t : cfg.tenants) add(t.id_tag, t.profile);
-  if (ids.size() != known) {
-    nlohmann::json j(ids);
-    auto tmp = file;
-    tmp += ".tmp";
-    { std::ofstream(tmp) << j.dump(2) << "\n"; }
-    fs::rename(tmp, file);
-  }
+  ensure(cfg.base_id_tag, "");  // on a fresh data dir the admin tenant is tn 1, as in the reference
+  for (const auto& t : cfg.tenants) ensure(t.id_tag, t.profile);
+  reload_tenants();
   extensions_ = std::make_shared<Extensions>();
+}
+
+Backends::~Backends() = default;
+
+void Backends::reload_tenants() {
+  registry_->reload();
+  std::map<std::string, TenantInfo> next;
+  for (const auto& r : registry_->list()) {
+    if (!cfg_.profiles.count(r.profile)) spdlog::error("tenant {} is bound to unknown profile '{}': it will answer 503", r.id_tag, r.profile);
+    next[r.id_tag] = TenantInfo{r.tn_id, r.id_tag, r.profile};
+  }
+  std::lock_guard lk(mu_);
+  tenants_ = std::move(next);
 }
 
 namespace {

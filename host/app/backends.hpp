@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/tenant_registry.hpp"
 #include "plugins/adapters.hpp"
 
 namespace cumulo::app {
@@ -47,6 +48,11 @@ struct TenantInfo {
 class Backends {
  public:
   Backends(const Config& cfg, plugins::PluginManager& pm);
+  ~Backends();
+
+  /// Re-reads the tenant registry (tenants created or migrated by the CLI).
+  void reload_tenants();
+  TenantRegistry& registry() { return *registry_; }
 
   /// (Re)instantiates every profile and extension whose factory changed
   /// since the last call; unchanged instances are kept. Safe under load.
@@ -68,6 +74,7 @@ class Backends {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Binding>> bindings_;
   std::shared_ptr<const Extensions> extensions_;
+  std::unique_ptr<TenantRegistry> registry_;
   std::map<std::string, TenantInfo> tenants_;
 };
 

@@ -68,3 +68,40 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
+
+TEST(Process, TenantCliCreatesListsAndServerPicksUp) {
+  TempDir tmp;
+  auto run = [&](const std::string& args) {
+    std::string cmd = "DATA_DIR='" + (tmp.path / "data").string() + "' BASE_ID_TAG=alice.test " + CUMULO_BINARY + " " + args + " 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[512];
+    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    int rc = ::pclose(p);
+    return std::make_pair(WEXITSTATUS(rc), out);
+  };
+  auto [rc1, out1] = run("tenant create bob.test");
+  EXPECT_EQ(rc1, 0) << out1;
+  EXPECT_NE(out1.find("\"tnId\": 2"), std::string::npos) << out1;  // the base tenant alice.test is 1
+  auto [rc2, out2] = run("tenant create bob.test");
+  EXPECT_NE(rc2, 0);
+  EXPECT_NE(out2.find("already exists"), std::string::npos) << out2;
+  auto [rc3, out3] = run("tenant create Not_A_DNS_Name");
+  EXPECT_NE(rc3, 0);
+  EXPECT_NE(out3.find("invalid idTag"), std::string::npos) << out3;
+  auto [rc4, out4] = run("tenant show bob.test");
+  EXPECT_EQ(rc4, 0);
+  EXPECT_EQ(json::parse(out4)["profile"], "embedded");
+  EXPECT_EQ(json::parse(out4)["backends"]["meta"]["factory"], "meta-files");
+
+  // A running host sees a tenant created by the CLI after a reload.
+  TestHost host({{"dataDir", (tmp.path / "data").string()}}, {production_plugins() / "meta-files.so"});
+  auto [rc5, out5] = run("tenant create carol.test");
+  EXPECT_EQ(rc5, 0) << out5;
+  EXPECT_EQ(host.admin("POST", "/api/_admin/selftest/meta", "", "cl-o.carol.test").status, 404);
+  host.app().reload();
+  EXPECT_EQ(host.admin("POST", "/api/_admin/selftest/meta", "", "cl-o.carol.test").status, 200);
+  auto [rc6, out6] = run("tenant list");
+  EXPECT_NE(out6.find("carol.test"), std::string::npos);
+  EXPECT_NE(out6.find("alice.test"), std::string::npos);  // the host's base tenant
+}
