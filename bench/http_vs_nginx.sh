@@ -23,6 +23,7 @@ for _ in $(seq 200); do curl -sf "http://127.0.0.1:$CPORT/ready" >/dev/null && b
 mkdir -p "$WORK/www"
 curl -s "http://127.0.0.1:$CPORT/health" >"$WORK/www/health.json"
 curl -s -H 'Host: cl-o.bench.test' "http://127.0.0.1:$CPORT/ready" >"$WORK/www/ready.json"
+curl -s -H 'Host: bench.test' "http://127.0.0.1:$CPORT/.well-known/cloudillo/id-tag" >"$WORK/www/id-tag.json"
 cat >"$WORK/nginx.conf" <<NGINX
 worker_processes 2;
 pid $WORK/nginx.pid;
@@ -44,10 +45,14 @@ rps() { wrk -t2 -c64 -d"${DUR}s" --latency "$@" | awk '/Requests\/sec/ {print $2
 
 echo "| route | bytes | cumulo req/s | cumulo p99 | nginx req/s | nginx p99 | ratio |"
 echo "|---|---|---|---|---|---|---|"
-for route in health ready; do
+# /health: the envelope; id-tag: a JSON API route; /ready: calls every bound
+# adapter through the SDK on the blocking pool.
+declare -A PATHS=([health]=/health [id-tag]=/.well-known/cloudillo/id-tag [ready]=/ready)
+declare -A HOSTS=([health]=cl-o.bench.test [id-tag]=bench.test [ready]=cl-o.bench.test)
+for route in health id-tag ready; do
   bytes=$(wc -c <"$WORK/www/$route.json")
-  read -r c_rps c_p99 <<<"$(rps -H 'Host: cl-o.bench.test' "http://127.0.0.1:$CPORT/$route")"
+  read -r c_rps c_p99 <<<"$(rps -H "Host: ${HOSTS[$route]}" "http://127.0.0.1:$CPORT${PATHS[$route]}")"
   read -r n_rps n_p99 <<<"$(rps "http://127.0.0.1:$NPORT/$route.json")"
   ratio=$(python3 -c "print(f'{$c_rps/$n_rps:.2f}')")
-  echo "| GET /$route | $bytes | $c_rps | $c_p99 | $n_rps | $n_p99 | $ratio |"
+  echo "| GET ${PATHS[$route]} | $bytes | $c_rps | $c_p99 | $n_rps | $n_p99 | $ratio |"
 done

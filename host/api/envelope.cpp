@@ -21,8 +21,18 @@ std::string iso_now() {
 
 void send_data(const net::HttpRequest& req, net::HttpResponse& res, const nlohmann::json& data, unsigned status) {
   res.status = status;
-  nlohmann::json body = {{"data", data}, {"time", iso_now()}, {"reqId", req.req_id}};
-  res.body = body.dump();
+  // Assembled directly: the envelope's own keys need no JSON tree, and the
+  // request id is already restricted to [A-Za-z0-9_.-] (no escaping needed).
+  std::string body;
+  body.reserve(64 + req.req_id.size());
+  body += R"({"data":)";
+  body += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  body += R"(,"time":")";
+  body += iso_now();
+  body += R"(","reqId":")";
+  body += req.req_id;
+  body += R"("})";
+  res.body = std::move(body);
 }
 
 void send_error(const net::HttpRequest& req, net::HttpResponse& res, unsigned status, std::string_view code, std::string_view message,

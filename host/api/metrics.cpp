@@ -22,9 +22,18 @@ std::string metric_name(std::string_view s) {
 }
 }  // namespace
 
-void Metrics::observe_request(std::string_view route, std::string_view method, unsigned status, double seconds) {
+namespace {
+const char* method_name(std::string_view m) {
+  for (const char* k : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+    if (m == k) return k;
+  return "OTHER";
+}
+}  // namespace
+
+void Metrics::observe_request(const std::string& route, std::string_view method, unsigned status, double seconds) {
+  const char* mname = method_name(method);
   std::lock_guard lk(mu_);
-  ++requests_[{std::string(route), std::string(method), status}];
+  ++requests_[{&route, mname, status}];
   for (size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) ++buckets_[i];
   ++count_;
@@ -43,7 +52,7 @@ std::string Metrics::render() const {
   std::lock_guard lk(mu_);
   o << "# HELP cumulo_http_requests_total HTTP requests by route pattern, method and status.\n# TYPE cumulo_http_requests_total counter\n";
   for (const auto& [k, n] : requests_)
-    o << "cumulo_http_requests_total{route=\"" << esc(std::get<0>(k)) << "\",method=\"" << esc(std::get<1>(k)) << "\",status=\"" << std::get<2>(k) << "\"} " << n << "\n";
+    o << "cumulo_http_requests_total{route=\"" << esc(*std::get<0>(k)) << "\",method=\"" << std::get<1>(k) << "\",status=\"" << std::get<2>(k) << "\"} " << n << "\n";
   o << "# HELP cumulo_http_request_duration_seconds Request latency.\n# TYPE cumulo_http_request_duration_seconds histogram\n";
   for (size_t i = 0; i < kBuckets.size(); ++i) o << "cumulo_http_request_duration_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << buckets_[i] << "\n";
   o << "cumulo_http_request_duration_seconds_bucket{le=\"+Inf\"} " << count_ << "\n";

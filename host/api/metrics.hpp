@@ -18,7 +18,8 @@ class Metrics {
  public:
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
-  void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
+  /// `route` must outlive the Metrics (route patterns do): it is keyed by address.
+  void observe_request(const std::string& route, std::string_view method, unsigned status, double seconds);
   void add_plugin_metric(std::string_view plugin, std::string_view name, double v);
   /// Values computed at scrape time (plugin counts, queue depths); names
   /// ending in _total are exposed as counters, the rest as gauges.
@@ -27,7 +28,8 @@ class Metrics {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t> requests_;
+  // Keyed without allocating: route by address, method by a fixed name.
+  std::map<std::tuple<const std::string*, const char*, unsigned>, uint64_t> requests_;
   std::array<uint64_t, kBuckets.size()> buckets_{};
   uint64_t count_ = 0;
   double sum_ = 0;

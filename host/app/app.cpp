@@ -26,15 +26,27 @@ namespace fs = std::filesystem;
 namespace cumulo::app {
 
 struct App::Net {
-  boost::asio::io_context io;
+  // One io_context per network thread (concurrency hint 1): connections stay
+  // on one thread, so the hot path takes no cross-thread locks.
+  std::vector<std::unique_ptr<boost::asio::io_context>> ios;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   boost::asio::thread_pool blocking;
   api::Metrics metrics;
   net::CertStore certs;
   std::unique_ptr<HostDispatcher> dispatcher;
   std::unique_ptr<net::HttpServer> main, http;
   std::vector<std::thread> threads;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  explicit Net(uint32_t blocking_threads) : blocking(blocking_threads) {}
+  Net(uint32_t io_threads, uint32_t blocking_threads) : blocking(blocking_threads) {
+    for (uint32_t i = 0; i < io_threads; ++i) {
+      ios.push_back(std::make_unique<boost::asio::io_context>(1));
+      work.emplace_back(ios.back()->get_executor());
+    }
+  }
+  std::vector<boost::asio::io_context*> contexts() const {
+    std::vector<boost::asio::io_context*> out;
+    for (const auto& i : ios) out.push_back(i.get());
+    return out;
+  }
 };
 
 namespace {
@@ -95,7 +107,7 @@ App::App(Config cfg) : cfg_(std::move(cfg)) {
       write_private(p, admin_token_ + "\n");
     }
   }
-  net_ = std::make_unique<Net>(cfg_.blocking_threads);
+  net_ = std::make_unique<Net>(cfg_.io_threads, cfg_.blocking_threads);
   plugins::HostHooks hooks;
   hooks.metric_add = [m = &net_->metrics](std::string_view plugin, std::string_view name, double v) { m->add_plugin_metric(plugin, name, v); };
   plugins_ = std::make_unique<plugins::PluginManager>(cfg_.plugin_dirs, cfg_.data_dir / ".plugin-cache", hooks);
@@ -206,7 +218,7 @@ void App::start() {
   so.header_limit = cfg_.header_limit;
   so.timeout_ms = cfg_.request_timeout_ms;
   if (cfg_.mode == "proxy") so.trusted_proxies = cfg_.trusted_proxies;
-  n.main = std::make_unique<net::HttpServer>(n.io, n.blocking, *n.dispatcher, ws, so);
+  n.main = std::make_unique<net::HttpServer>(n.contexts(), n.blocking, *n.dispatcher, ws, so);
   port_ = n.main->start();
   if (cfg_.mode == "standalone" && !cfg_.listen_http.empty()) {
     net::ServerOptions ho = so;
@@ -215,10 +227,10 @@ void App::start() {
     ho.port = hp;
     ho.tls = false;
     ho.redirect_to_https = true;
-    n.http = std::make_unique<net::HttpServer>(n.io, n.blocking, *n.dispatcher, nullptr, ho);
+    n.http = std::make_unique<net::HttpServer>(n.contexts(), n.blocking, *n.dispatcher, nullptr, ho);
     http_port_ = n.http->start();
   }
-  for (uint32_t i = 0; i < cfg_.io_threads; ++i) n.threads.emplace_back([&n] { n.io.run(); });
+  for (auto& io : n.ios) n.threads.emplace_back([ctx = io.get()] { ctx->run(); });
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("cumulo ready in {:.1f} ms: {} plugins loaded, {} refused, {} tenants, mode {}", ms, plugins_->loaded_count(), refused, backends_->tenants().size(), cfg_.mode);
 }
@@ -242,7 +254,7 @@ void App::run_until_signal() {
   std::mutex mu;
   std::condition_variable cv;
   bool stop_requested = false;
-  boost::asio::signal_set signals(net_->io, SIGINT, SIGTERM, SIGHUP);
+  boost::asio::signal_set signals(*net_->ios.front(), SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
@@ -275,8 +287,8 @@ void App::stop() {
   while (busy() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (busy()) spdlog::warn("shutdown grace period over with connections still open");
   if (scheduler_) scheduler_->stop();
-  n.work.reset();
-  n.io.stop();
+  n.work.clear();
+  for (auto& io : n.ios) io->stop();
   for (auto& t : n.threads) t.join();
   n.threads.clear();
   n.blocking.join();

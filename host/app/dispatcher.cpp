@@ -124,6 +124,23 @@ std::optional<net::WsHandler> HostDispatcher::websocket(const net::HttpRequest& 
 void HostDispatcher::add_routes() {
   router_.add("GET", "/health", [](api::RouteCtx& c) { api::send_data(c.req, c.res, {{"status", "ok"}}); }, true);
 
+  // Shell discovery on the tenant's app domain ([impl]: bare {"idTag"}, CORS *).
+  router_.add(
+      "GET", "/.well-known/cloudillo/id-tag",
+      [this](api::RouteCtx& c) {
+        std::string host = c.req.host;
+        if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) host.resize(colon);
+        if (!host.empty() && host.back() == '.') host.pop_back();
+        for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string id_tag;
+        if (!app_.config().base_app_domain.empty() && host == app_.config().base_app_domain) id_tag = app_.config().base_id_tag;
+        else if (app_.backends().tenant(host)) id_tag = host;
+        if (id_tag.empty()) throw ApiError(404, "E-CORE-NOTFOUND", "No identity is served on " + host);
+        c.res.set_header("Access-Control-Allow-Origin", "*");
+        c.res.body = json{{"idTag", id_tag}}.dump();
+      },
+      true);
+
   router_.add("GET", "/metrics", [this](api::RouteCtx& c) {
     c.res.content_type = "text/plain; version=0.0.4; charset=utf-8";
     c.res.body = metrics_.render();

@@ -151,7 +151,8 @@ int sni_callback(SSL* ssl, int*, void* arg) {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  asio::io_context& io;
+  std::vector<asio::io_context*> contexts;
+  size_t next_context = 0;
   asio::thread_pool& blocking;
   Dispatcher& dispatcher;
   WsRouter ws_router;
@@ -166,8 +167,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::map<uint64_t, std::function<void()>> idle;
   uint64_t next_conn = 0;
 
-  Impl(asio::io_context& i, asio::thread_pool& b, Dispatcher& d, WsRouter w, ServerOptions o)
-      : io(i), blocking(b), dispatcher(d), ws_router(std::move(w)), opts(std::move(o)), acceptor(i) {}
+  Impl(std::vector<asio::io_context*> c, asio::thread_pool& b, Dispatcher& d, WsRouter w, ServerOptions o)
+      : contexts(std::move(c)), blocking(b), dispatcher(d), ws_router(std::move(w)), opts(std::move(o)), acceptor(*contexts.front()) {}
 
   void mark_idle(uint64_t id, std::function<void()> cancel) {
     std::lock_guard lk(idle_mu);
@@ -314,11 +315,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
     } guard{this, id};
     // Lets stop() cancel an idle read safely: the canceller runs on this
-    // connection's strand and only while the coroutine (and `stream`) lives.
+    // connection's thread and only while the coroutine (and `stream`) lives.
     auto alive = std::make_shared<bool>(true);
-    auto strand = co_await asio::this_coro::executor;
-    auto canceller = [strand, w = std::weak_ptr<bool>(alive), &stream] {
-      asio::post(strand, [w, &stream] {
+    auto home = co_await asio::this_coro::executor;  // a single-threaded io_context
+    auto canceller = [home, w = std::weak_ptr<bool>(alive), &stream] {
+      asio::post(home, [w, &stream] {
         if (w.lock()) beast::get_lowest_layer(stream).cancel();
       });
     };
@@ -399,7 +400,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   awaitable<void> accept_loop() {
     auto self = shared_from_this();
     for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(io), as_tuple);
+      auto& ctx = *contexts[next_context++ % contexts.size()];
+      auto [ec, sock] = co_await acceptor.async_accept(ctx, as_tuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -431,8 +433,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 };
 
-HttpServer::HttpServer(asio::io_context& io, asio::thread_pool& blocking, Dispatcher& d, WsRouter ws, ServerOptions opts)
-    : impl_(std::make_shared<Impl>(io, blocking, d, std::move(ws), std::move(opts))) {}
+HttpServer::HttpServer(std::vector<asio::io_context*> contexts, asio::thread_pool& blocking, Dispatcher& d, WsRouter ws, ServerOptions opts)
+    : impl_(std::make_shared<Impl>(std::move(contexts), blocking, d, std::move(ws), std::move(opts))) {
+  if (impl_->contexts.empty()) throw std::invalid_argument("HttpServer needs at least one io_context");
+}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -469,7 +473,7 @@ void HttpServer::stop() {
     std::lock_guard lk(im->idle_mu);
     idle.swap(im->idle);
   }
-  // Each canceller posts itself onto its connection's strand.
+  // Each canceller posts itself onto its connection's thread.
   for (auto& [id, cancel] : idle) cancel();
 }
 

@@ -50,7 +50,10 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& io, boost::asio::thread_pool& blocking, Dispatcher& d, WsRouter ws, ServerOptions opts);
+  /// Connections are spread round-robin over `contexts` (one per network
+  /// thread, each run by a single thread: no strands, no cross-thread
+  /// wake-ups on the hot path); the acceptor runs on the first.
+  HttpServer(std::vector<boost::asio::io_context*> contexts, boost::asio::thread_pool& blocking, Dispatcher& d, WsRouter ws, ServerOptions opts);
   ~HttpServer();
   /// Binds and starts accepting; returns the bound port. Throws on bind errors.
   uint16_t start();

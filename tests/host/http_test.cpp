@@ -142,3 +142,11 @@ TEST_F(HttpTest, ProxyHeadersHonouredFromTrustedPeer) {
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["data"]["tenant"], "alice.test");
 }
+
+TEST_F(HttpTest, WellKnownIdTagIsBareJsonOnAppDomain) {
+  auto r = host->get("/.well-known/cloudillo/id-tag", "alice.test:1443");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body), (json{{"idTag", "alice.test"}}));
+  EXPECT_EQ(r.headers["access-control-allow-origin"], "*");
+  EXPECT_EQ(host->get("/.well-known/cloudillo/id-tag", "unknown.example").status, 404);
+}
