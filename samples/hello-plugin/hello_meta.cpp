@@ -329,9 +329,10 @@ class HelloMeta final : public MetaAdapter, public MetaSettings, public MetaReco
       if (filter.empty()) return true;
       auto obj = parse_object(rec);
       if (!obj) return false;
-      for (const auto& [k, v] : filter) {
-        auto it = std::find_if(obj->begin(), obj->end(), [&](const auto& kv) { return kv.first == k; });
-        if (it == obj->end() || it->second != v) return false;
+      // No structured bindings here: clang 14 cannot capture them in lambdas.
+      for (const auto& want : filter) {
+        auto it = std::find_if(obj->begin(), obj->end(), [&](const auto& kv) { return kv.first == want.first; });
+        if (it == obj->end() || it->second != want.second) return false;
       }
       return true;
     };
