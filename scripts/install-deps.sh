@@ -8,7 +8,8 @@ PACKAGES=(
   libboost1.81-dev libssl-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libc++-dev libc++abi-dev
-  curl wrk nginx-light procps
+  curl wrk nginx-light procps python3
+  postgresql libpq-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -26,6 +26,12 @@ export CUMULO_CLANG_PLUGIN_DIR="$ROOT/build/hello-clang"
 # The clang plugins must really be libc++ builds.
 ldd build/hello-clang/hello-blob.so | grep -q 'libc++' || { echo "hello-blob.so is not linked to libc++"; exit 1; }
 
+echo "== PostgreSQL test server"
+PGDIR=$(mktemp -d /tmp/cumulo-pg.XXXXXX)
+trap 'scripts/pg-test-server.sh stop "$PGDIR"' EXIT
+eval "$(scripts/pg-test-server.sh start "$PGDIR")"
+echo "CUMULO_TEST_PG=$CUMULO_TEST_PG"
+
 echo "== tests (g++)"
 ctest --test-dir build --output-on-failure -j 2 --timeout 300
 
