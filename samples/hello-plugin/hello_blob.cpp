@@ -21,6 +21,19 @@ using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
 
+// The id rule every blob adapter follows (docs/sdk.md): 1-128 chars of
+// [A-Za-z0-9._~-] starting with a letter or digit.
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (!alnum(id[0])) return false;
+  for (char c : id)
+    if (!alnum(c) && c != '.' && c != '_' && c != '~' && c != '-') return false;
+  return true;
+}
+
+Status bad_id() { return Status::Invalid("invalid blob id"); }
+
 // Bytes are shared immutably so a reader can stream without holding the lock.
 using Bytes = std::shared_ptr<const std::string>;
 
@@ -36,6 +49,7 @@ class HelloBlob final : public BlobAdapter {
   }
 
   Status read(const Tenant& tn, std::string_view id, uint64_t offset, uint64_t length, const Sink& out) override {
+    if (!valid_id(id)) return bad_id();
     Bytes b = find(tn.tn_id, id);
     if (!b) return Status::NotFound("no such blob");
     if (offset > b->size()) return Status::Invalid("offset beyond end of blob");
@@ -50,6 +64,7 @@ class HelloBlob final : public BlobAdapter {
   }
 
   Status stat(const Tenant& tn, std::string_view id, uint64_t& size) override {
+    if (!valid_id(id)) return bad_id();
     Bytes b = find(tn.tn_id, id);
     if (!b) return Status::NotFound("no such blob");
     size = b->size();
@@ -57,6 +72,7 @@ class HelloBlob final : public BlobAdapter {
   }
 
   Status remove(const Tenant& tn, std::string_view id) override {
+    if (!valid_id(id)) return bad_id();
     std::lock_guard lock(mu_);
     auto it = blobs_.find(Key{tn.tn_id, std::string(id)});
     if (it == blobs_.end()) return Status::NotFound("no such blob");
@@ -92,7 +108,7 @@ class HelloBlob final : public BlobAdapter {
       return Status::Ok();
     }
     Status commit(std::string_view id) override {
-      if (id.empty()) return Status::Invalid("empty blob id");
+      if (!valid_id(id)) return bad_id();
       auto b = std::make_shared<const std::string>(std::move(buf_));
       std::lock_guard lock(store_.mu_);
       store_.blobs_[Key{tn_id_, std::string(id)}] = std::move(b);  // content-addressed: same id, same bytes
