@@ -165,7 +165,9 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
 
   const std::string dd = c.data_dir.string();
   // Backend profiles. The embedded default needs no server: files under DATA_DIR.
-  c.profiles["embedded"] = Profile{"embedded", {{"meta", {"meta-files", expand(json{{"dir", "${DATA_DIR}/meta"}}, dd)}}}};
+  c.profiles["embedded"] = Profile{"embedded",
+                                   {{"meta", {"meta-files", expand(json{{"dir", "${DATA_DIR}/meta"}}, dd)}},
+                                    {"blob", {"blob-fs", expand(json{{"dir", "${DATA_DIR}/blob"}}, dd)}}}};
   if (j.contains("profiles")) {
     if (!j["profiles"].is_object()) throw ConfigError("'profiles' must be an object of name → {kind: {factory, options}}");
     for (auto& [name, p] : j["profiles"].items()) {

@@ -10,7 +10,7 @@ using json = nlohmann::json;
 namespace {
 struct HttpTest : ::testing::Test {
   static inline std::unique_ptr<TestHost> host;
-  static void SetUpTestSuite() { host = std::make_unique<TestHost>(json{{"bodyLimit", 4096}}, std::vector<fs::path>{production_plugins() / "meta-files.so"}); }
+  static void SetUpTestSuite() { host = std::make_unique<TestHost>(json{{"bodyLimit", 4096}}, builtin_plugins()); }
   static void TearDownTestSuite() { host.reset(); }
 };
 }  // namespace
@@ -115,6 +115,8 @@ TEST_F(HttpTest, ReadyChecksAdapters) {
   EXPECT_TRUE(j["ready"]);
   EXPECT_EQ(j["profiles"]["embedded"]["meta"]["status"], "ok");
   EXPECT_EQ(j["profiles"]["embedded"]["meta"]["factory"], "meta-files");
+  EXPECT_EQ(j["profiles"]["embedded"]["blob"]["factory"], "blob-fs");
+  EXPECT_EQ(j["profiles"]["embedded"]["blob"]["status"], "ok");
 }
 
 TEST_F(HttpTest, MetricsCountRequests) {
@@ -123,7 +125,7 @@ TEST_F(HttpTest, MetricsCountRequests) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("cumulo_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"}"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("cumulo_http_request_duration_seconds_bucket"), std::string::npos);
-  EXPECT_NE(r.body.find("cumulo_plugins_loaded 1"), std::string::npos);
+  EXPECT_NE(r.body.find("cumulo_plugins_loaded " + std::to_string(builtin_plugins().size())), std::string::npos);
 }
 
 TEST_F(HttpTest, WebSocketEcho) {

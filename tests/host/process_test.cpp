@@ -34,7 +34,7 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   TempDir tmp;
   auto plugins = tmp.path / "plugins";
   fs::create_directories(plugins);
-  fs::copy_file(production_plugins() / "meta-files.so", plugins / "meta-files.so");
+  for (const auto& p : builtin_plugins()) fs::copy_file(p, plugins / p.filename());
   const uint16_t port = free_port();
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
@@ -57,10 +57,11 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   list.target = "/api/_admin/plugins";
   list.headers["Authorization"] = "Bearer proc-token";
   auto count = [&] { return json::parse(http(port, list).body)["data"]["plugins"].size(); };
-  EXPECT_EQ(count(), 1u);
-  fs::copy_file(sample_plugins() / "hello-blob.so", plugins / "hello-blob.so");
+  const size_t builtins = builtin_plugins().size();
+  EXPECT_EQ(count(), builtins);
+  fs::copy_file(sample_plugins() / "hello-crdt.so", plugins / "hello-crdt.so");
   ::kill(pid, SIGHUP);
-  EXPECT_TRUE(eventually([&] { return count() == 2u; }));
+  EXPECT_TRUE(eventually([&] { return count() == builtins + 1; }));
 
   ::kill(pid, SIGTERM);
   int status = 0;
@@ -95,7 +96,7 @@ TEST(Process, TenantCliCreatesListsAndServerPicksUp) {
   EXPECT_EQ(json::parse(out4)["backends"]["meta"]["factory"], "meta-files");
 
   // A running host sees a tenant created by the CLI after a reload.
-  TestHost host({{"dataDir", (tmp.path / "data").string()}}, {production_plugins() / "meta-files.so"});
+  TestHost host({{"dataDir", (tmp.path / "data").string()}}, builtin_plugins());
   auto [rc5, out5] = run("tenant create carol.test");
   EXPECT_EQ(rc5, 0) << out5;
   EXPECT_EQ(host.admin("POST", "/api/_admin/selftest/meta", "", "cl-o.carol.test").status, 404);

@@ -16,7 +16,7 @@ TEST(SchedulerApp, TaskSurvivesRestart) {
   json cfg = {{"dataDir", (shared.path / "data").string()}};
   int64_t id = 0, dep = 0;
   {
-    TestHost first(cfg, {production_plugins() / "meta-files.so"});
+    TestHost first(cfg, builtin_plugins());
     auto* s = first.app().scheduler();
     ASSERT_NE(s, nullptr);
     // No function for this kind in this process: the tasks stay pending.
@@ -25,7 +25,7 @@ TEST(SchedulerApp, TaskSurvivesRestart) {
     EXPECT_EQ(s->get(id)->status, 'P');
     first.stop();
   }
-  TestHost second(cfg, {production_plugins() / "meta-files.so"});
+  TestHost second(cfg, builtin_plugins());
   auto* s = second.app().scheduler();
   ASSERT_NE(s, nullptr);
   std::mutex mu;

@@ -29,7 +29,7 @@ TEST(TlsTest, SniSelectsTenantCertificateAndReloadSwapsIt) {
               {"listenHttp", "127.0.0.1:0"},
               {"tenants", {{{"idTag", "bob.test"}}}},
               {"certs", {{{"domain", "cl-o.alice.test"}, {"cert", (certs.path / "alice.crt").string()}, {"key", (certs.path / "alice.key").string()}}}}};
-  TestHost host(cfg, {production_plugins() / "meta-files.so"});
+  TestHost host(cfg, builtin_plugins());
   // bob's certificate goes where ACME will write it.
   write(host.data_dir() / "certs" / "cl-o.bob.test" / "cert.pem", bob.cert_pem);
   write(host.data_dir() / "certs" / "cl-o.bob.test" / "key.pem", bob.key_pem);
@@ -70,7 +70,7 @@ TEST(TlsTest, SniSelectsTenantCertificateAndReloadSwapsIt) {
 }
 
 TEST(TlsTest, SelfSignedPlaceholderWhenNoCertificate) {
-  TestHost host({{"mode", "standalone"}, {"listenHttp", ""}}, {production_plugins() / "meta-files.so"});
+  TestHost host({{"mode", "standalone"}, {"listenHttp", ""}}, builtin_plugins());
   EXPECT_TRUE(fs::exists(host.data_dir() / "certs" / "cl-o.alice.test" / "cert.pem"));
   std::ifstream in(host.data_dir() / "certs" / "cl-o.alice.test" / "cert.pem");
   std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

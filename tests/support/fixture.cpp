@@ -13,6 +13,13 @@ fs::path production_plugins() { return build_dir() / "plugins"; }
 fs::path sample_plugins() { return build_dir() / "samples-plugins"; }
 fs::path test_plugins() { return build_dir() / "test-plugins"; }
 
+std::vector<fs::path> builtin_plugins() {
+  std::vector<fs::path> out;
+  for (auto& e : fs::directory_iterator(production_plugins()))
+    if (e.path().extension() == ".so") out.push_back(e.path());
+  return out;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   path = fs::temp_directory_path() / ("cumulo-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));

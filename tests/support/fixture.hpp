@@ -22,6 +22,8 @@ fs::path build_dir();
 fs::path production_plugins();  // build/plugins
 fs::path sample_plugins();      // build/samples-plugins
 fs::path test_plugins();        // build/test-plugins
+/// Every built-in plugin (the embedded default profile needs them all).
+std::vector<fs::path> builtin_plugins();
 
 struct TempDir {
   fs::path path;
