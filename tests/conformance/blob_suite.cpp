@@ -309,7 +309,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(BlobConformance);
 
 namespace cumulo::conformance {
 namespace {
-// blob-fs verifies content addresses (option "verify", on by default).
+// blob-fs verifies content addresses when asked (option "verify").
 TEST(BlobFs, MismatchingContentAddressRefused) {
   const auto& all = registry();
   auto it = std::find_if(all.begin(), all.end(), [](const auto& a) { return a.factory == "blob-fs"; });
@@ -317,7 +317,7 @@ TEST(BlobFs, MismatchingContentAddressRefused) {
   plugins::PluginManager pm({}, std::filesystem::temp_directory_path() / ("cumulo-blobfs-shadow-" + std::to_string(::getpid())));
   ASSERT_NE(pm.load(it->plugin_path).status, "refused");
   auto dir = std::filesystem::temp_directory_path() / ("cumulo-blobfs-" + std::to_string(::getpid()));
-  BlobHandle b(pm.create(CM_KIND_BLOB, "blob-fs", R"({"dir":")" + dir.string() + R"("})"));
+  BlobHandle b(pm.create(CM_KIND_BLOB, "blob-fs", R"({"verify":true,"dir":")" + dir.string() + R"("})"));
   EXPECT_EQ(code_of([&] { b.write_all(kA, sha_id("other bytes"), "these bytes"); }), CM_INVALID);
   EXPECT_EQ(code_of([&] { b.size(kA, sha_id("other bytes")); }), CM_NOT_FOUND);
   b.write_all(kA, sha_id("these bytes"), "these bytes");
