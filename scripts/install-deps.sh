@@ -9,7 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libc++-dev libc++abi-dev
   curl wrk nginx-light procps python3
-  postgresql libpq-dev
+  postgresql libpq-dev liblmdb-dev librocksdb-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -167,7 +167,8 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   // Backend profiles. The embedded default needs no server: files under DATA_DIR.
   c.profiles["embedded"] = Profile{"embedded",
                                    {{"meta", {"meta-files", expand(json{{"dir", "${DATA_DIR}/meta"}}, dd)}},
-                                    {"blob", {"blob-fs", expand(json{{"dir", "${DATA_DIR}/blob"}}, dd)}}}};
+                                    {"blob", {"blob-fs", expand(json{{"dir", "${DATA_DIR}/blob"}}, dd)}},
+                                    {"crdt", {"crdt-lmdb", expand(json{{"dir", "${DATA_DIR}/crdt"}}, dd)}}}};
   if (j.contains("profiles")) {
     if (!j["profiles"].is_object()) throw ConfigError("'profiles' must be an object of name → {kind: {factory, options}}");
     for (auto& [name, p] : j["profiles"].items()) {

@@ -20,11 +20,18 @@ using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
 
+// The document-id rule of every crdt adapter (docs/sdk.md): 1-400 bytes,
+// no newline (list() is line-based) and no NUL.
+bool valid_doc(std::string_view doc) {
+  return !doc.empty() && doc.size() <= 400 && doc.find('\n') == std::string_view::npos && doc.find('\0') == std::string_view::npos;
+}
+
 class HelloCrdt final : public CrdtAdapter {
  public:
   explicit HelloCrdt(std::string_view /*options_json: none needed*/) {}
 
   Status append(const Tenant& tn, std::string_view doc, std::string_view update, uint64_t& seq) override {
+    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
     std::lock_guard lock(mu_);
     Log& log = docs_[Key{tn.tn_id, std::string(doc)}];
     seq = ++log.last_seq;
@@ -33,6 +40,7 @@ class HelloCrdt final : public CrdtAdapter {
   }
 
   Status read(const Tenant& tn, std::string_view doc, uint64_t after, UpdateFn fn, void* ctx) override {
+    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
     std::vector<Entry> todo;  // copied so fn runs unlocked (it may call back into us)
     {
       std::lock_guard lock(mu_);
@@ -51,6 +59,7 @@ class HelloCrdt final : public CrdtAdapter {
   // Entries 1..upto become one entry with seq `upto`, so readers that already
   // saw `upto` skip it and newer appends keep their numbers.
   Status compact(const Tenant& tn, std::string_view doc, uint64_t upto, std::string_view merged) override {
+    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
     std::lock_guard lock(mu_);
     auto it = docs_.find(Key{tn.tn_id, std::string(doc)});
     if (it == docs_.end()) return Status::NotFound("no such document");
@@ -65,6 +74,7 @@ class HelloCrdt final : public CrdtAdapter {
   }
 
   Status remove(const Tenant& tn, std::string_view doc) override {
+    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
     std::lock_guard lock(mu_);
     if (docs_.erase(Key{tn.tn_id, std::string(doc)}) == 0) return Status::NotFound("no such document");
     return Status::Ok();

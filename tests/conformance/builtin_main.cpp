@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       {b + "/samples-plugins/hello-rtdb.so", "hello-rtdb", CM_KIND_RTDB, "{}", "hello_rtdb"},
       {b + "/samples-plugins/hello-crdt.so", "hello-crdt", CM_KIND_CRDT, "{}", "hello_crdt"},
       {b + "/plugins/blob-fs.so", "blob-fs", CM_KIND_BLOB, R"({"dir":"${DIR}"})", "blob_fs"},
+      {b + "/plugins/crdt-lmdb.so", "crdt-lmdb", CM_KIND_CRDT, R"({"dir":"${DIR}","mapSize":268435456})", "crdt_lmdb"},
       // BUILTIN-ADAPTERS (more entries are added as adapters land)
   };
   ::testing::InitGoogleTest(&argc, argv);
