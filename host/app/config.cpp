@@ -168,6 +168,7 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   c.profiles["embedded"] = Profile{"embedded",
                                    {{"meta", {"meta-files", expand(json{{"dir", "${DATA_DIR}/meta"}}, dd)}},
                                     {"blob", {"blob-fs", expand(json{{"dir", "${DATA_DIR}/blob"}}, dd)}},
+                                    {"rtdb", {"rtdb-lmdb", expand(json{{"dir", "${DATA_DIR}/rtdb"}}, dd)}},
                                     {"crdt", {"crdt-lmdb", expand(json{{"dir", "${DATA_DIR}/crdt"}}, dd)}}}};
   if (j.contains("profiles")) {
     if (!j["profiles"].is_object()) throw ConfigError("'profiles' must be an object of name → {kind: {factory, options}}");

@@ -15,10 +15,11 @@ int main(int argc, char** argv) {
       {b + "/samples-plugins/hello-meta.so", "hello-meta", CM_KIND_META, "{}", "hello_meta"},
       {b + "/samples-plugins/hello-blob.so", "hello-blob", CM_KIND_BLOB, "{}", "hello_blob"},
       {b + "/samples-plugins/hello-auth.so", "hello-auth", CM_KIND_AUTH, "{}", "hello_auth"},
-      {b + "/samples-plugins/hello-rtdb.so", "hello-rtdb", CM_KIND_RTDB, "{}", "hello_rtdb"},
       {b + "/samples-plugins/hello-crdt.so", "hello-crdt", CM_KIND_CRDT, "{}", "hello_crdt"},
       {b + "/plugins/blob-fs.so", "blob-fs", CM_KIND_BLOB, R"({"dir":"${DIR}"})", "blob_fs"},
       {b + "/plugins/crdt-lmdb.so", "crdt-lmdb", CM_KIND_CRDT, R"({"dir":"${DIR}","mapSize":268435456})", "crdt_lmdb"},
+      {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456,"indexes":{"items":["n","i"],"c":["t"],"s":["owner"]}})", "rtdb_lmdb_indexed"},
+      {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456})", "rtdb_lmdb_scan"},
       // BUILTIN-ADAPTERS (more entries are added as adapters land)
   };
   ::testing::InitGoogleTest(&argc, argv);
