@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   const cumulo::plugins::TenantRef tn{1, "bench.test"};
   const std::string chunk(1 << 20, 'x');
 
-  std::printf("| workload | cumulo blob-fs MB/s | raw syscalls MB/s | dd MB/s | ratio vs raw | ratio vs dd |\n|---|---|---|---|---|---|\n");
+  std::printf("| workload | cumulo blob-fs MiB/s | raw syscalls MiB/s | dd MiB/s | ratio vs raw | ratio vs dd |\n|---|---|---|---|---|---|\n");
   // 1 MB blobs, 100 of them (each fsync'ed and renamed).
   {
     const int n = 100;
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     }
     double rdd = 0;
     for (int i = 0; i < n; ++i) rdd += run_dd("if=" + (scratch / "raw" / ("small" + std::to_string(i))).string() + " of=/dev/null bs=1M");
-    std::printf("| read 1 MB ×%d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", n, got / 1e6 / rours, n / rraw, n / rdd, rraw / rours, rdd / rours);
+    std::printf("| read 1 MB ×%d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", n, static_cast<double>(got) / (1 << 20) / rours, n / rraw, n / rdd, rraw / rours, rdd / rours);
   }
   // One 100 MB blob streamed in 1 MB chunks.
   {
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
       rraw = std::min(rraw, secs(t));
     }
     double rdd = run_dd("if=" + (scratch / "raw" / "big").string() + " of=/dev/null bs=1M");
-    std::printf("| read 100 MB | %.0f | %.0f | %.0f | %.2f | %.2f |\n", got / 1e6 / rours, 100 / rraw, 100 / rdd, rraw / rours, rdd / rours);
+    std::printf("| read 100 MB | %.0f | %.0f | %.0f | %.2f | %.2f |\n", static_cast<double>(got) / (1 << 20) / rours, 100 / rraw, 100 / rdd, rraw / rours, rdd / rours);
   }
   blob = cumulo::plugins::BlobHandle();
   fs::remove_all(scratch);
