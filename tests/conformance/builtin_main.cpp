@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       {b + "/plugins/crdt-lmdb.so", "crdt-lmdb", CM_KIND_CRDT, R"({"dir":"${DIR}","mapSize":268435456})", "crdt_lmdb"},
       {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456,"indexes":{"items":["n","i"],"c":["t"],"s":["owner"]}})", "rtdb_lmdb_indexed"},
       {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456})", "rtdb_lmdb_scan"},
+      {b + "/plugins/blob-rocksdb.so", "blob-rocksdb", CM_KIND_BLOB, R"({"dir":"${DIR}"})", "blob_rocksdb"},
       // BUILTIN-ADAPTERS (more entries are added as adapters land)
   };
   ::testing::InitGoogleTest(&argc, argv);

@@ -37,7 +37,8 @@ std::string param_name(const ::testing::TestParamInfo<AdapterUnderTest>& info);
 
 /// Loads the parameter's plugin (once per path per process), gives each test
 /// a fresh directory and instance; `reopen()` creates a second instance on the
-/// same directory, as a restarted process would.
+/// same directory, as a restarted process would (reset `inst_` first: LMDB
+/// and RocksDB allow one open per directory and process).
 class AdapterFixture : public ::testing::TestWithParam<AdapterUnderTest> {
  protected:
   void SetUp() override;

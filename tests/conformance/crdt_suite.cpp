@@ -179,6 +179,7 @@ TEST_P(CrdtConformance, ConcurrentAppendsGetContiguousSeqs) {
 TEST_P(CrdtConformance, DurableAcrossReopen) {
   if (in_memory()) GTEST_SKIP() << "in-memory double";
   crdt().append(kA, "d", "persisted");
+  inst_.reset();  // LMDB: one open environment per directory and process
   CrdtHandle again(reopen());
   EXPECT_EQ(log(again, kA, "d"), (std::vector<std::pair<uint64_t, std::string>>{{1, "persisted"}}));
   EXPECT_EQ(again.append(kA, "d", "next"), 2u);

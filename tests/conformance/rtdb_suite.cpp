@@ -170,6 +170,7 @@ TEST_P(RtdbConformance, ChangeFeedInCommitOrder) {
 
 TEST_P(RtdbConformance, PersistsAcrossReopen) {
   tx(json::array({{{"op", "set"}, {"path", "keep/me"}, {"value", {{"v", "persisted"}}}}}));
+  inst_.reset();  // LMDB: one open environment per directory and process
   RtdbHandle again(reopen());
   EXPECT_EQ(json::parse(again.get(kA, kDb, "keep/me"))["v"], "persisted");
 }
