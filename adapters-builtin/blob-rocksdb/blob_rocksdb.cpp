@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -117,6 +118,9 @@ class RocksBlob : public BlobAdapter {
       throw Error(CM_INVALID, "blob-rocksdb: options need {\"dir\": \"/abs/path\"}");
     const std::string dir = j["dir"].get<std::string>();
     if (dir.empty() || dir[0] != '/') throw Error(CM_INVALID, "blob-rocksdb: \"dir\" must be an absolute path");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);  // RocksDB creates only the last level
+    if (ec) throw Error(CM_IO, "blob-rocksdb: cannot create " + dir + ": " + ec.message());
     rocksdb::Options o;
     o.create_if_missing = true;
     // Modest memory: blobs stream through, they are not a cache workload.
