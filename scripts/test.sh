@@ -2,7 +2,8 @@
 # The whole test suite, as README and CI run it:
 #   1. installs dependencies (Debian packages),
 #   2. builds and installs the SDK, then builds samples/hello-plugin out of
-#      tree against it with clang++ and libc++ (the ABI proof),
+#      tree against it with clang++ and libc++ (the ABI proof), and
+#      samples/blob-encrypted out of tree, run through cumulo-adapter-test,
 #   3. builds everything with g++ and runs all tests (ctest),
 #   4. rebuilds with ASan+UBSan and runs all tests again.
 set -euo pipefail
@@ -23,6 +24,14 @@ CXX=clang++ cmake -S samples/hello-plugin -B build/hello-clang -G Ninja \
   -DCMAKE_SHARED_LINKER_FLAGS="-stdlib=libc++" -DCMAKE_MODULE_LINKER_FLAGS="-stdlib=libc++" >/dev/null
 cmake --build build/hello-clang -j "$JOBS"
 export CUMULO_CLANG_PLUGIN_DIR="$ROOT/build/hello-clang"
+
+echo "== out-of-tree third-party adapter (samples/blob-encrypted) through cumulo-adapter-test"
+rm -rf build/blob-encrypted
+cmake -S samples/blob-encrypted -B build/blob-encrypted -G Ninja -DCMAKE_PREFIX_PATH="$ROOT/build/sdk-prefix" >/dev/null
+cmake --build build/blob-encrypted -j "$JOBS"
+build/bin/cumulo-adapter-test \
+  "$ROOT/build/blob-encrypted/blob-encrypted.so::blob-encrypted::{\"dir\":\"\${DIR}\",\"masterKey\":\"$(printf '%064x' 42)\"}" \
+  --gtest_brief=1
 # The clang plugins must really be libc++ builds.
 ldd build/hello-clang/hello-blob.so | grep -q 'libc++' || { echo "hello-blob.so is not linked to libc++"; exit 1; }
 
