@@ -11,6 +11,8 @@
 // host already derives ids from the bytes), ids of the form
 // b1~<base64url SHA-256> are checked against the bytes actually written.
 #include <cumulo/sdk.hpp>
+
+#include "blob_id.hpp"
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -37,21 +39,12 @@ using cumulo::sdk::Error;
 using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
+using cumulo::adapters::valid_blob_id;
+constexpr auto check_id = cumulo::adapters::check_blob_id;
 
 constexpr size_t kReadChunk = 256 * 1024;
 
 Status sys_error(const std::string& what) { return Status::Error(CM_IO, what + ": " + std::strerror(errno)); }
-
-// ^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$ — and so never "", ".", ".." or a path.
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 128 || !std::isalnum(static_cast<unsigned char>(id[0]))) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '~' || c == '-'; });
-}
-
-Status check_id(std::string_view id) {
-  if (valid_id(id)) return Status::Ok();
-  return Status::Invalid("invalid blob id: expected 1-128 chars of [A-Za-z0-9._~-] starting with a letter or digit");
-}
 
 // Two hex digits from FNV-1a of the id: spreads blobs over 256 directories,
 // stable across builds (std::hash is not).
@@ -239,7 +232,7 @@ class FsBlob : public BlobAdapter {
       if (bucket.path().filename() == ".tmp" || !bucket.is_directory()) continue;
       for (auto& f : fs::directory_iterator(bucket.path(), ec)) {
         std::string name = f.path().filename().string();
-        if (name > after && valid_id(name)) ids.insert(std::move(name));
+        if (name > after && valid_blob_id(name)) ids.insert(std::move(name));
       }
     }
     uint32_t n = 0;

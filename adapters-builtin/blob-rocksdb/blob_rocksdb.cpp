@@ -9,6 +9,8 @@
 // drops the P marker. A crash before that leaves P, and the next open deletes
 // that generation's chunks: no partial blob is ever visible.
 #include <cumulo/sdk.hpp>
+
+#include "blob_id.hpp"
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -31,6 +33,7 @@ using cumulo::sdk::Error;
 using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
+constexpr auto check_id = cumulo::adapters::check_blob_id;
 
 constexpr size_t kChunk = 1 << 20;
 constexpr size_t kSinkPiece = 256 * 1024;
@@ -42,14 +45,6 @@ uint64_t get_be(const char* p, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
-}
-
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 128 || !std::isalnum(static_cast<unsigned char>(id[0]))) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '~' || c == '-'; });
-}
-Status check_id(std::string_view id) {
-  return valid_id(id) ? Status::Ok() : Status::Invalid("invalid blob id: expected 1-128 chars of [A-Za-z0-9._~-] starting with a letter or digit");
 }
 
 Status rocks(const rocksdb::Status& s, const std::string& what) {

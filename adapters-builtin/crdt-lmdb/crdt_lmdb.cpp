@@ -10,6 +10,8 @@
 #include <cumulo/sdk.hpp>
 #include <lmdb.h>
 
+#include "lmdb_util.hpp"
+
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -24,22 +26,12 @@ using cumulo::sdk::Error;
 using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
+using namespace cumulo::adapters::lmdb;
 
 constexpr size_t kMaxDocId = 400;
 
 Status lmdb_error(const char* what, int rc) {
   return Status::Error(rc == MDB_MAP_FULL ? CM_TOO_LARGE : CM_IO, std::string("crdt-lmdb: ") + what + ": " + mdb_strerror(rc));
-}
-
-void put_be(std::string& s, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t get_be64(const void* p) {
-  const auto* b = static_cast<const unsigned char*>(p);
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | b[i];
-  return v;
 }
 
 Status check_doc(std::string_view doc) {
@@ -69,49 +61,6 @@ std::string docs_key(const Tenant& tn, std::string_view doc) {
   return k;
 }
 
-MDB_val val(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
-MDB_val val(std::string_view s) { return {s.size(), const_cast<char*>(s.data())}; }
-
-// RAII transaction; aborts unless committed.
-class Txn {
- public:
-  Txn(MDB_env* env, bool write) {
-    if (int rc = mdb_txn_begin(env, nullptr, write ? 0 : MDB_RDONLY, &txn_)) throw Error(CM_IO, std::string("crdt-lmdb: begin: ") + mdb_strerror(rc));
-  }
-  ~Txn() {
-    if (txn_) mdb_txn_abort(txn_);
-  }
-  Txn(const Txn&) = delete;
-  Txn& operator=(const Txn&) = delete;
-  MDB_txn* get() const { return txn_; }
-  int commit() {
-    int rc = mdb_txn_commit(txn_);
-    txn_ = nullptr;
-    return rc;
-  }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-class Cursor {
- public:
-  Cursor(MDB_txn* txn, MDB_dbi dbi) {
-    if (int rc = mdb_cursor_open(txn, dbi, &c_)) throw Error(CM_IO, std::string("crdt-lmdb: cursor: ") + mdb_strerror(rc));
-  }
-  ~Cursor() { mdb_cursor_close(c_); }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  MDB_cursor* get() const { return c_; }
-
- private:
-  MDB_cursor* c_ = nullptr;
-};
-
-bool has_prefix(const MDB_val& k, const std::string& prefix) {
-  return k.mv_size >= prefix.size() && std::memcmp(k.mv_data, prefix.data(), prefix.size()) == 0;
-}
-
 class LmdbCrdt : public CrdtAdapter {
  public:
   explicit LmdbCrdt(std::string_view options) {
@@ -122,18 +71,9 @@ class LmdbCrdt : public CrdtAdapter {
     if (!dir.is_absolute()) throw Error(CM_INVALID, "crdt-lmdb: \"dir\" must be an absolute path");
     std::error_code ec;
     fs::create_directories(dir, ec);
-    const size_t map_size = j.value("mapSize", size_t{1} << 30);
-    int rc = mdb_env_create(&env_);
-    if (!rc) rc = mdb_env_set_maxdbs(env_, 4);
-    if (!rc) rc = mdb_env_set_mapsize(env_, map_size);
-    // MDB_NOTLS: read transactions are not tied to threads (our callers are pools).
-    if (!rc) rc = mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0640);
-    if (rc) {
-      if (env_) mdb_env_close(env_);
-      env_ = nullptr;
-      throw Error(CM_IO, std::string("crdt-lmdb: cannot open ") + dir.string() + ": " + mdb_strerror(rc));
-    }
+    env_ = open_env(dir.string(), j.value("mapSize", size_t{1} << 30), "crdt-lmdb");
     Txn t(env_, true);
+    int rc;
     if ((rc = mdb_dbi_open(t.get(), "updates", MDB_CREATE, &updates_)) || (rc = mdb_dbi_open(t.get(), "docs", MDB_CREATE, &docs_)) || (rc = t.commit()))
       throw Error(CM_IO, std::string("crdt-lmdb: cannot open databases: ") + mdb_strerror(rc));
   }

@@ -10,6 +10,8 @@
 // delivered to subscribers after commit, in commit order.
 #include <cumulo/sdk.hpp>
 #include <lmdb.h>
+
+#include "lmdb_util.hpp"
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -33,17 +35,10 @@ using cumulo::sdk::RtdbAdapter;
 using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
+using namespace cumulo::adapters::lmdb;
 
 constexpr size_t kMaxPath = 300;  // LMDB keys are ≤ 511 bytes
 constexpr size_t kMaxDb = 100;
-
-void put_be(std::string& s, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-MDB_val val(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
-std::string str(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
-bool has_prefix(const MDB_val& k, const std::string& p) { return k.mv_size >= p.size() && std::memcmp(k.mv_data, p.data(), p.size()) == 0; }
 
 Status lmdb_error(const char* what, int rc) {
   return Status::Error(rc == MDB_MAP_FULL ? CM_TOO_LARGE : CM_IO, std::string("rtdb-lmdb: ") + what + ": " + mdb_strerror(rc));
@@ -154,41 +149,6 @@ bool matches(const json& doc, const std::string& name, const json& cond) {
   return true;
 }
 
-class Txn {
- public:
-  Txn(MDB_env* env, bool write) {
-    if (int rc = mdb_txn_begin(env, nullptr, write ? 0 : MDB_RDONLY, &txn_)) throw Error(CM_IO, std::string("rtdb-lmdb: begin: ") + mdb_strerror(rc));
-  }
-  ~Txn() {
-    if (txn_) mdb_txn_abort(txn_);
-  }
-  Txn(const Txn&) = delete;
-  Txn& operator=(const Txn&) = delete;
-  MDB_txn* get() const { return txn_; }
-  int commit() {
-    int rc = mdb_txn_commit(txn_);
-    txn_ = nullptr;
-    return rc;
-  }
-
- private:
-  MDB_txn* txn_ = nullptr;
-};
-
-class Cursor {
- public:
-  Cursor(MDB_txn* t, MDB_dbi d) {
-    if (int rc = mdb_cursor_open(t, d, &c_)) throw Error(CM_IO, std::string("rtdb-lmdb: cursor: ") + mdb_strerror(rc));
-  }
-  ~Cursor() { mdb_cursor_close(c_); }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  MDB_cursor* get() const { return c_; }
-
- private:
-  MDB_cursor* c_ = nullptr;
-};
-
 struct Subscription {
   uint32_t tn;
   std::string db, prefix;
@@ -213,16 +173,9 @@ class LmdbRtdb : public RtdbAdapter {
     }
     std::error_code ec;
     fs::create_directories(dir, ec);
-    int rc = mdb_env_create(&env_);
-    if (!rc) rc = mdb_env_set_maxdbs(env_, 4);
-    if (!rc) rc = mdb_env_set_mapsize(env_, j.value("mapSize", size_t{1} << 30));
-    if (!rc) rc = mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0640);
-    if (rc) {
-      if (env_) mdb_env_close(env_);
-      env_ = nullptr;
-      throw Error(CM_IO, std::string("rtdb-lmdb: cannot open ") + dir.string() + ": " + mdb_strerror(rc));
-    }
+    env_ = open_env(dir.string(), j.value("mapSize", size_t{1} << 30), "rtdb-lmdb");
     Txn t(env_, true);
+    int rc;
     if ((rc = mdb_dbi_open(t.get(), "docs", MDB_CREATE, &docs_)) || (rc = mdb_dbi_open(t.get(), "idx", MDB_CREATE, &idx_)) || (rc = t.commit()))
       throw Error(CM_IO, std::string("rtdb-lmdb: cannot open databases: ") + mdb_strerror(rc));
   }

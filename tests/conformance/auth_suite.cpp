@@ -17,14 +17,6 @@ const TenantRef kB{2, "bob.test"};
 class AuthConformance : public AdapterFixture {
  protected:
   AuthHandle auth() const { return AuthHandle(inst_); }
-  static cm_status code_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const PluginError& e) {
-      return e.code();
-    }
-    return CM_OK;
-  }
 };
 
 TEST_P(AuthConformance, PasswordsPerTenant) {

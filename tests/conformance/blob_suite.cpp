@@ -51,14 +51,6 @@ long rss_kib() {
   return -1;
 }
 
-cm_status code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const PluginError& e) {
-    return e.code();
-  }
-  return CM_OK;
-}
 
 class BlobConformance : public AdapterFixture {
  protected:

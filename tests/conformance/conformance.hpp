@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,16 @@ class AdapterFixture : public ::testing::TestWithParam<AdapterUnderTest> {
  private:
   std::vector<std::filesystem::path> extra_dirs_;
 };
+
+/// The status a host-side call failed with (CM_OK if it did not throw).
+inline cm_status code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const plugins::PluginError& e) {
+    return e.code();
+  }
+  return CM_OK;
+}
 
 /// main() helper: parses `<plugin.so>[::factory[::options-json]]` arguments;
 /// without a factory, every adapter factory in the plugin is tested with "{}"

@@ -14,14 +14,6 @@ using plugins::TenantRef;
 const TenantRef kA{1, "alice.test"};
 const TenantRef kB{2, "bob.test"};
 
-cm_status code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const PluginError& e) {
-    return e.code();
-  }
-  return CM_OK;
-}
 
 class CrdtConformance : public AdapterFixture {
  protected:

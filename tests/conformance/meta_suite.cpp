@@ -36,14 +36,6 @@ class MetaConformance : public AdapterFixture {
     plugins::check(vt().records->list_records(inst_->self(), &ct, plugins::to_cm(coll), plugins::to_cm(filter), &s.sink, &err), err, "list_records");
     return json::parse(s.data);
   }
-  static cm_status code_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const PluginError& e) {
-      return e.code();
-    }
-    return CM_OK;
-  }
   static json task(const std::string& kind, const std::string& key = "", const std::string& status = "P") {
     return {{"kind", kind}, {"key", key}, {"status", status}, {"priority", "medium"}, {"nextAt", 0}, {"attempt", 0}, {"cron", ""},
             {"deps", json::array()}, {"input", "in-" + kind}, {"output", ""}, {"error", ""}, {"createdAt", 1}};

@@ -19,14 +19,6 @@ const TenantRef kA{1, "alice.test"};
 const TenantRef kB{2, "bob.test"};
 const std::string kDb = "f1~database";
 
-cm_status code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const PluginError& e) {
-    return e.code();
-  }
-  return CM_OK;
-}
 
 class RtdbConformance : public AdapterFixture {
  protected:
