@@ -126,6 +126,13 @@ class RocksBlob : public BlobAdapter {
     t.block_cache = rocksdb::NewLRUCache(2 << 20);
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     o.compression = rocksdb::kNoCompression;  // blobs are mostly compressed media
+    // Integrated BlobDB: chunk values go to blob files at flush, so compactions
+    // move only small keys and never re-read megabytes of chunk data (this is
+    // what keeps memory flat while a 200 MB blob streams in).
+    o.enable_blob_files = true;
+    o.min_blob_size = 4096;
+    o.blob_file_size = 64 << 20;
+    o.enable_blob_garbage_collection = true;
     rocksdb::DB* db = nullptr;
     auto s = rocksdb::DB::Open(o, dir, &db);
     if (!s.ok()) throw Error(CM_IO, "blob-rocksdb: cannot open " + dir + ": " + s.ToString());
