@@ -2,6 +2,7 @@
 // opaque (Yjs) updates in memory, numbered from 1, with compaction.
 #include <cumulo/sdk.hpp>
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,18 +21,37 @@ using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
 
-// The document-id rule of every crdt adapter (docs/sdk.md): 1-400 bytes,
-// no newline (list() is line-based) and no NUL.
-bool valid_doc(std::string_view doc) {
-  return !doc.empty() && doc.size() <= 400 && doc.find('\n') == std::string_view::npos && doc.find('\0') == std::string_view::npos;
+// Well-formed UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
+bool utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!n || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return false;
+    i += n;
+  }
+  return true;
 }
+
+// The document-id rule of every crdt adapter (docs/sdk.md): 1-1024 bytes of
+// UTF-8, no newline (list() is line-based) and no NUL.
+bool valid_doc(std::string_view doc) {
+  return !doc.empty() && doc.size() <= 1024 && utf8(doc) && doc.find('\n') == std::string_view::npos && doc.find('\0') == std::string_view::npos;
+}
+
+constexpr const char* kBadId = "document id must be 1-1024 bytes of UTF-8 without newline or NUL";
 
 class HelloCrdt final : public CrdtAdapter {
  public:
   explicit HelloCrdt(std::string_view /*options_json: none needed*/) {}
 
   Status append(const Tenant& tn, std::string_view doc, std::string_view update, uint64_t& seq) override {
-    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
+    if (!valid_doc(doc)) return Status::Invalid(kBadId);
     std::lock_guard lock(mu_);
     Log& log = docs_[Key{tn.tn_id, std::string(doc)}];
     seq = ++log.last_seq;
@@ -40,7 +60,7 @@ class HelloCrdt final : public CrdtAdapter {
   }
 
   Status read(const Tenant& tn, std::string_view doc, uint64_t after, UpdateFn fn, void* ctx) override {
-    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
+    if (!valid_doc(doc)) return Status::Invalid(kBadId);
     std::vector<Entry> todo;  // copied so fn runs unlocked (it may call back into us)
     {
       std::lock_guard lock(mu_);
@@ -59,7 +79,7 @@ class HelloCrdt final : public CrdtAdapter {
   // Entries 1..upto become one entry with seq `upto`, so readers that already
   // saw `upto` skip it and newer appends keep their numbers.
   Status compact(const Tenant& tn, std::string_view doc, uint64_t upto, std::string_view merged) override {
-    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
+    if (!valid_doc(doc)) return Status::Invalid(kBadId);
     std::lock_guard lock(mu_);
     auto it = docs_.find(Key{tn.tn_id, std::string(doc)});
     if (it == docs_.end()) return Status::NotFound("no such document");
@@ -74,7 +94,7 @@ class HelloCrdt final : public CrdtAdapter {
   }
 
   Status remove(const Tenant& tn, std::string_view doc) override {
-    if (!valid_doc(doc)) return Status::Invalid("invalid document id");
+    if (!valid_doc(doc)) return Status::Invalid(kBadId);
     std::lock_guard lock(mu_);
     if (docs_.erase(Key{tn.tn_id, std::string(doc)}) == 0) return Status::NotFound("no such document");
     return Status::Ok();
