@@ -10,6 +10,7 @@ PACKAGES=(
   clang libc++-dev libc++abi-dev
   curl wrk nginx-light procps python3
   postgresql libpq-dev liblmdb-dev librocksdb-dev
+  libsqlite3-dev libcrypt-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -16,11 +16,14 @@ int main(int argc, char** argv) {
       {b + "/samples-plugins/hello-blob.so", "hello-blob", CM_KIND_BLOB, "{}", "hello_blob"},
       {b + "/samples-plugins/hello-auth.so", "hello-auth", CM_KIND_AUTH, "{}", "hello_auth"},
       {b + "/samples-plugins/hello-crdt.so", "hello-crdt", CM_KIND_CRDT, "{}", "hello_crdt"},
+      {b + "/samples-plugins/hello-rtdb.so", "hello-rtdb", CM_KIND_RTDB, "{}", "hello_rtdb"},
       {b + "/plugins/blob-fs.so", "blob-fs", CM_KIND_BLOB, R"({"dir":"${DIR}"})", "blob_fs"},
       {b + "/plugins/crdt-lmdb.so", "crdt-lmdb", CM_KIND_CRDT, R"({"dir":"${DIR}","mapSize":268435456})", "crdt_lmdb"},
-      {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456,"indexes":{"items":["n","i"],"c":["t"],"s":["owner"]}})", "rtdb_lmdb_indexed"},
+      {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456,"indexes":{"items":["n","i","name","mixed","opt","nested.x"],"c":["t"],"s":["owner","v"],"pair":["v"]}})", "rtdb_lmdb_indexed"},
       {b + "/plugins/rtdb-lmdb.so", "rtdb-lmdb", CM_KIND_RTDB, R"({"dir":"${DIR}","mapSize":268435456})", "rtdb_lmdb_scan"},
       {b + "/plugins/blob-rocksdb.so", "blob-rocksdb", CM_KIND_BLOB, R"({"dir":"${DIR}"})", "blob_rocksdb"},
+      {b + "/plugins/sqlite.so", "meta-sqlite", CM_KIND_META, R"({"path":"${DIR}/meta.db"})", "meta_sqlite"},
+      {b + "/plugins/sqlite.so", "auth-sqlite", CM_KIND_AUTH, R"({"path":"${DIR}/auth.db","bcryptCost":4})", "auth_sqlite"},
       // BUILTIN-ADAPTERS (more entries are added as adapters land)
   };
   ::testing::InitGoogleTest(&argc, argv);
