@@ -2,10 +2,13 @@
 //   cumulo serve [--config FILE]
 //   cumulo plugins list [--config FILE]
 //   cumulo plugins check FILE
+//   cumulo tenant create|list|show|migrate …
 //   cumulo version
 #include <cumulo/cumulo_abi.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +19,9 @@
 #include <vector>
 
 #include "app/app.hpp"
+#include "app/data_lock.hpp"
 #include "app/logging.hpp"
+#include "app/migrate.hpp"
 #include "app/tenant_registry.hpp"
 
 namespace fs = std::filesystem;
@@ -32,6 +37,9 @@ int usage() {
                "  cumulo tenant create ID_TAG [--profile P]   register a tenant (tnId assigned)\n"
                "  cumulo tenant list                   tenants with tnId and backend profile\n"
                "  cumulo tenant show ID_TAG            one tenant as JSON\n"
+               "  cumulo tenant migrate ID_TAG --to PROFILE [--batch N]\n"
+               "                                       copy a tenant's data to another backend profile, verify it,\n"
+               "                                       switch the tenant (stop the server first; rerun if interrupted)\n"
                "  cumulo version                       print versions\n";
   return 2;
 }
@@ -60,6 +68,59 @@ void print_report(const cumulo::plugins::PluginReport& r) {
   std::cout << "\n";
 }
 
+// cumulo tenant migrate ID_TAG --to PROFILE [--batch N]
+int tenant_migrate(Config cfg, const std::vector<std::string>& args) {
+  std::string id_tag, to;
+  uint32_t batch = 500;
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--to" && i + 1 < args.size()) {
+      to = args[++i];
+    } else if (args[i] == "--batch" && i + 1 < args.size()) {
+      const std::string& v = args[++i];
+      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos || std::stoul(v) == 0)
+        throw cumulo::app::ConfigError("--batch must be an integer in [1, 999999]");
+      batch = static_cast<uint32_t>(std::stoul(v));
+    } else if (id_tag.empty() && !args[i].empty() && args[i][0] != '-') {
+      id_tag = args[i];
+    } else {
+      return usage();
+    }
+  }
+  if (id_tag.empty() || to.empty()) return usage();
+  // Exclusive: no server may serve (or write) the tenant while it moves.
+  cumulo::app::DataDirLock lock(cfg.data_dir, cumulo::app::DataDirLock::Mode::Exclusive,
+                                "DATA_DIR " + cfg.data_dir.string() + " is in use by a running `cumulo serve` (or another migration): stop the server first");
+  cumulo::app::TenantRegistry reg(cfg.data_dir / "tenants.json");
+  if (!cfg.base_id_tag.empty()) reg.ensure(cfg.base_id_tag, cfg.default_profile);
+  const auto before = reg.get(id_tag);
+  if (cfg.plugin_dirs.empty()) cfg.plugin_dirs = cumulo::app::default_plugin_dirs();
+  cumulo::plugins::PluginManager pm(cfg.plugin_dirs, cfg.data_dir / ".plugin-cache");
+  pm.load_all();
+  cumulo::app::ProgressPrinter printer(stderr, ::isatty(STDERR_FILENO) != 0, id_tag);
+  cumulo::app::MigrationOptions opts;
+  opts.batch = batch;
+  opts.progress = [&](const cumulo::app::MigrationProgress& p) { printer(p); };
+  try {
+    cumulo::app::Migrator m(cfg, pm, reg, opts);
+    for (const auto& r : m.run(id_tag, to)) {
+      if (r.shared) {
+        std::printf("%-4s  %s\n", r.kind.c_str(), r.source.c_str());
+        continue;
+      }
+      std::printf("%-4s  %llu items, %.1f MiB in %.2f s (%llu written, %llu deleted), sha256 %s\n      %s -> %s\n", r.kind.c_str(),
+                  static_cast<unsigned long long>(r.items), static_cast<double>(r.bytes) / (1 << 20), r.seconds, static_cast<unsigned long long>(r.written),
+                  static_cast<unsigned long long>(r.deleted), r.sha256.c_str(), r.source.c_str(), r.target.c_str());
+    }
+  } catch (const cumulo::app::MigrationError& e) {
+    std::cerr << "cumulo: migrate: " << e.what() << "\n";
+    return 1;
+  }
+  std::printf(
+      "tenant %s now uses profile '%s'. Its data on profile '%s' was left in place: docs/operations.md, \"Migrating a tenant\", says how to delete it.\n",
+      id_tag.c_str(), to.c_str(), before ? before->profile.c_str() : "?");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +143,7 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "tenant" && args.size() >= 2) {
       spdlog::set_level(spdlog::level::warn);
+      if (args[1] == "migrate") return tenant_migrate(std::move(cfg), args);
       cumulo::app::TenantRegistry reg(cfg.data_dir / "tenants.json");
       // As `serve` does: the base tenant exists first (tnId 1 on a fresh node).
       if (!cfg.base_id_tag.empty()) reg.ensure(cfg.base_id_tag, cfg.default_profile);

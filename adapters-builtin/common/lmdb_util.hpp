@@ -11,6 +11,36 @@
 
 namespace cumulo::adapters::lmdb {
 
+/// Throws the SDK error for an LMDB failure: a full map is the caller's
+/// limit (CM_TOO_LARGE, naming the option to raise), anything else is I/O.
+[[noreturn]] inline void fail(const char* adapter, const char* what, int rc) {
+  if (rc == MDB_MAP_FULL) throw sdk::Error(CM_TOO_LARGE, std::string(adapter) + ": database full (raise the \"mapSize\" option)");
+  throw sdk::Error(CM_IO, std::string(adapter) + ": " + what + ": " + mdb_strerror(rc));
+}
+
+/// Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
+/// ids are stored and compared as bytes, so two spellings must not exist.
+inline bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (size_t i = 0, n = s.size(); i < n;) {
+    unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!len || i + len > n) return false;
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return false;
+    i += len;
+  }
+  return true;
+}
+
 /// Appends `v` as `bytes` big-endian bytes (keys sort numerically).
 inline void put_be(std::string& s, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));

@@ -35,34 +35,12 @@ using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
 using namespace cumulo::adapters::lmdb;
 
+[[noreturn]] void lmdb_fail(const char* what, int rc) { cumulo::adapters::lmdb::fail("crdt-lmdb", what, rc); }
+
 constexpr size_t kMaxDocId = 1024;
 constexpr size_t kInlineId = 400;  // 4 + 2 + 433 + 8 bytes stays under LMDB's 511-byte keys
 
-[[noreturn]] void lmdb_fail(const char* what, int rc) {
-  if (rc == MDB_MAP_FULL) throw Error(CM_TOO_LARGE, "crdt-lmdb: database full (raise the \"mapSize\" option)");
-  throw Error(CM_IO, std::string("crdt-lmdb: ") + what + ": " + mdb_strerror(rc));
-}
 
-bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0, n = s.size(); i < n;) {
-    unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!len || i + len > n) return false;
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return false;
-    i += len;
-  }
-  return true;
-}
 
 void check_doc(std::string_view doc) {
   if (doc.empty()) throw Error(CM_INVALID, "document id is empty");

@@ -17,6 +17,12 @@
 // and the new one during a hot reload, or another process) can share a dir.
 // Read-modify-write sequences (task ids, task updates, the dedup index) hold
 // an flock on <dir>/.lock in addition to the instance mutex.
+//
+// Portable tenant dump (ABI 1.1, docs/sdk.md "Portable tenant dump"): the
+// "record" and "setting" items. An import first writes the whole batch to
+// <dir>/import.journal (atomically), then applies it and removes the journal;
+// a journal left by a crash is replayed (items are idempotent) under the lock
+// by the next instance, import or export, so a batch is all or nothing.
 #include <cumulo/sdk.hpp>
 
 #include <fcntl.h>
@@ -24,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -36,6 +43,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tenant_dump.hpp"
 
 namespace {
 
@@ -50,6 +59,8 @@ using cumulo::sdk::MetaTasks;
 using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
+using cumulo::sdk::TenantDump;
+namespace dump = cumulo::adapters::dump;
 
 // Longest escaped name we accept: NAME_MAX (255) minus ".json" and slack.
 constexpr size_t kMaxName = 240;
@@ -179,7 +190,7 @@ Status emit(const Sink& out, std::string_view text) {
 
 // ---- the adapter ----------------------------------------------------------------
 
-class FilesMeta final : public MetaAdapter, public MetaTasks, public MetaSettings, public MetaRecords {
+class FilesMeta final : public MetaAdapter, public MetaTasks, public MetaSettings, public MetaRecords, public TenantDump {
  public:
   explicit FilesMeta(std::string_view options_json) {
     auto opts = parse(options_json);
@@ -193,6 +204,13 @@ class FilesMeta final : public MetaAdapter, public MetaTasks, public MetaSetting
     fs::path lock = dir_ / ".lock";
     lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock_fd_ < 0) io_error("cannot open", lock);
+    try {
+      Locked l(*this);
+      replay_journal();  // an import interrupted by a crash completes now
+    } catch (...) {
+      ::close(lock_fd_);
+      throw;
+    }
   }
   ~FilesMeta() override { ::close(lock_fd_); }
   FilesMeta(const FilesMeta&) = delete;
@@ -384,7 +402,131 @@ class FilesMeta final : public MetaAdapter, public MetaTasks, public MetaSetting
     return emit(out, arr + "]");
   }
 
+  // -- portable tenant dump: "record" (k = collection NUL key) and "setting" (k = key)
+
+  Status export_tenant(const Tenant& tn, std::string_view after, uint32_t limit, const Sink& out) override {
+    const dump::After a = dump::parse_after(after);
+    {
+      Locked l(*this);
+      replay_journal();
+    }
+    dump::Lines lines(out, limit);
+    // Returns true when the limit is reached.
+    auto emit = [&](std::string_view t, std::string_view k, const fs::path& file) {
+      auto text = read_file(file);
+      return text && lines.add(t, k, *text);  // a file deleted meanwhile is skipped
+    };
+    const fs::path tn_dir = std::to_string(tn.tn_id);
+    if (a.wants_type("record")) {
+      auto from = a.key_in("record");
+      std::string from_coll = from ? std::string(from->substr(0, from->find('\0'))) : std::string();
+      for (const auto& [coll, coll_dir] : sorted_names(dir_ / "records" / tn_dir, false)) {
+        if (from && coll < from_coll) continue;  // every key of it sorts before the cursor
+        for (const auto& [key, file] : sorted_names(coll_dir, true)) {
+          std::string k = dump::join_key({coll, key});
+          if (from && k <= *from) continue;
+          if (emit("record", k, file)) {
+            lines.flush();
+            return Status::Ok();
+          }
+        }
+      }
+    }
+    if (a.wants_type("setting")) {
+      auto from = a.key_in("setting");
+      for (const auto& [key, file] : sorted_names(dir_ / "settings" / tn_dir, true)) {
+        if (from && key <= *from) continue;
+        if (emit("setting", key, file)) {
+          lines.flush();
+          return Status::Ok();
+        }
+      }
+    }
+    lines.flush();
+    return Status::Ok();
+  }
+
+  Status import_items(const Tenant& tn, std::string_view lines) override {
+    auto items = dump::parse_items<json>(lines);
+    for (const auto& it : items) target_of(tn.tn_id, it);  // validates every item first
+    std::string journal = "tn " + std::to_string(tn.tn_id) + "\n";
+    for (const auto& it : items) dump::append_line(journal, it.t, it.k, it.v ? it.v->dump() : "null");
+    Locked l(*this);
+    replay_journal();
+    write_atomic(journal_path(), journal);
+    apply(tn.tn_id, items);
+    remove_file(journal_path());
+    return Status::Ok();
+  }
+
  private:
+  fs::path journal_path() const { return dir_ / "import.journal"; }
+
+  // The file an item lives in; CM_INVALID / CM_UNSUPPORTED for items this
+  // adapter cannot hold.
+  fs::path target_of(uint32_t tn_id, const dump::Item<json>& it) const {
+    const Tenant tn{tn_id, {}};
+    if (it.t == "record") {
+      auto parts = dump::split_key(it.k, 2, "record");
+      return record_path(tn, parts[0], parts[1]);
+    }
+    if (it.t == "setting") return setting_path(tn, it.k);
+    throw Error(CM_UNSUPPORTED, "meta-files stores only settings and records: cannot import \"" + it.t + "\" items");
+  }
+
+  // Holding the lock. Idempotent: replaying a batch twice is harmless.
+  void apply(uint32_t tn_id, const std::vector<dump::Item<json>>& items) {
+    for (const auto& it : items) {
+      fs::path p = target_of(tn_id, it);
+      if (!it.v) {
+        remove_file(p);
+        continue;
+      }
+      ensure_dir(p.parent_path());
+      write_atomic(p, it.v->dump());
+    }
+  }
+
+  // Holding the lock: finishes a batch a crash interrupted.
+  void replay_journal() {
+    auto text = read_file(journal_path());
+    if (!text) return;
+    std::string_view t(*text);
+    size_t nl = t.find('\n');
+    uint32_t tn_id = 0;
+    auto [p, ec] = std::from_chars(t.data() + std::min<size_t>(3, t.size()), t.data() + (nl == std::string_view::npos ? t.size() : nl), tn_id);
+    if (t.substr(0, 3) != "tn " || ec != std::errc() || nl == std::string_view::npos)
+      throw Error(CM_INTERNAL, "meta-files: corrupt " + journal_path().string());
+    (void)p;
+    apply(tn_id, dump::parse_items<json>(t.substr(nl + 1)));
+    remove_file(journal_path());
+  }
+
+  // (unescaped name, path) of the entries of `dir`, sorted bytewise by name:
+  // "<escaped>.json" files when `files`, else subdirectories. Missing = empty.
+  std::vector<std::pair<std::string, fs::path>> sorted_names(const fs::path& dir, bool files) const {
+    std::vector<std::pair<std::string, fs::path>> out;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) {
+      if (ec == std::errc::no_such_file_or_directory) return out;
+      throw Error(CM_IO, "meta-files: cannot list " + dir.string() + ": " + ec.message());
+    }
+    for (const auto& entry : it) {
+      std::string name = entry.path().filename().string();
+      if (name.empty() || name[0] == '.') continue;  // temp files
+      if (files) {
+        if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+        name.resize(name.size() - 5);
+      } else if (!entry.is_directory(ec)) {
+        continue;
+      }
+      if (auto raw = unescape(name)) out.emplace_back(std::move(*raw), entry.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   // The instance mutex orders our threads; the flock orders instances and
   // processes (flock locks belong to the open file, so threads sharing
   // lock_fd_ would not exclude each other without the mutex).

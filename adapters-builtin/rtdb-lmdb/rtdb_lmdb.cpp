@@ -16,12 +16,19 @@
 // one LMDB transaction, index entries included: all or nothing. Reads use their
 // own read-only transactions (MDB_NOTLS) and run concurrently with everything.
 // Committed changes reach subscribers after commit, in commit order.
+//
+// Portable tenant dump (ABI 1.1): "doc" items, k = db NUL collection NUL id,
+// exported in that order bytewise. The catalog sorts databases by length and
+// the docs by id key, so export lists the tenant's databases (one seek each),
+// walks each database's collections in name order and re-sorts the rare
+// groups of ids longer than the inline prefix (their keys are digests).
 #include <cumulo/sdk.hpp>
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -36,6 +43,7 @@
 #include <vector>
 
 #include "lmdb_util.hpp"
+#include "tenant_dump.hpp"
 
 namespace {
 
@@ -46,7 +54,11 @@ using cumulo::sdk::RtdbAdapter;
 using cumulo::sdk::Sink;
 using cumulo::sdk::Status;
 using cumulo::sdk::Tenant;
+using cumulo::sdk::TenantDump;
 using namespace cumulo::adapters::lmdb;
+
+[[noreturn]] void lmdb_fail(const char* what, int rc) { cumulo::adapters::lmdb::fail("rtdb-lmdb", what, rc); }
+namespace dump = cumulo::adapters::dump;
 
 constexpr size_t kMaxName = 1024;          // a database id or one path segment
 constexpr size_t kMaxPath = 4096;          // a whole path
@@ -59,33 +71,9 @@ constexpr size_t kMaxField = 64;
 constexpr const char* kFormat = "rtdb-lmdb/2";
 
 [[noreturn]] void invalid(const std::string& msg) { throw Error(CM_INVALID, msg); }
-[[noreturn]] void lmdb_fail(const char* what, int rc) {
-  if (rc == MDB_MAP_FULL) throw Error(CM_TOO_LARGE, "rtdb-lmdb: database full (raise the \"mapSize\" option)");
-  throw Error(CM_IO, std::string("rtdb-lmdb: ") + what + ": " + mdb_strerror(rc));
-}
 
 // ---- names and paths ----------------------------------------------------------
 
-bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0, n = s.size(); i < n;) {
-    unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!len || i + len > n) return false;
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return false;
-    i += len;
-  }
-  return true;
-}
 
 // Quotes a caller's string for an error message, shortened (messages are ≤ 480 bytes).
 std::string shown(std::string_view s) {
@@ -523,7 +511,7 @@ std::set<std::string>& open_dirs() {
   return dirs;
 }
 
-class LmdbRtdb : public RtdbAdapter {
+class LmdbRtdb : public RtdbAdapter, public TenantDump {
  public:
   explicit LmdbRtdb(std::string_view options) {
     json j = json::parse(options, nullptr, false);
@@ -728,7 +716,168 @@ class LmdbRtdb : public RtdbAdapter {
     }
   }
 
+  // -- portable tenant dump
+
+  Status export_tenant(const Tenant& tn, std::string_view after, uint32_t limit, const Sink& out) override {
+    const dump::After a = dump::parse_after(after);
+    if (!a.wants_type("doc")) return Status::Ok();
+    std::optional<std::array<std::string, 3>> from;
+    if (auto k = a.key_in("doc")) {
+      auto p = dump::split_key(*k, 3, "doc");
+      from = std::array<std::string, 3>{std::string(p[0]), std::string(p[1]), std::string(p[2])};
+    }
+    dump::Lines lines(out, limit);
+    Txn t(env_, false);
+    const std::string tnp = be(tn.tn_id, 4);
+    struct Coll {
+      std::string db, name;
+      uint64_t no;
+      bool operator<(const Coll& o) const { return db != o.db ? db < o.db : name < o.name; }
+    };
+    // The tenant's databases: one seek per database past its collections
+    // (names are UTF-8, which never holds 0xFF), then the digest-keyed bucket.
+    std::vector<std::string> dbs;
+    std::vector<Coll> hashed;
+    {
+      Cursor c(t.get(), colls_);
+      MDB_val k = val(tnp), v;
+      std::string seek;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+      while (rc == 0 && has_prefix(k, tnp)) {
+        const uint64_t len = get_be(view(k).substr(4, 2));
+        if (len == 0xFFFF) {
+          std::string_view cv = view(v);
+          const size_t dl = get_be(cv.substr(8, 2));
+          hashed.push_back({std::string(cv.substr(10, dl)), std::string(cv.substr(10 + dl)), get_be(cv.substr(0, 8))});
+          rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+          continue;
+        }
+        dbs.emplace_back(view(k).substr(6, len));
+        seek = tnp + be(len, 2) + dbs.back() + '\xff';
+        k = val(seek);
+        rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND) lmdb_fail("catalog scan", rc);
+    }
+    for (const auto& h : hashed) dbs.push_back(h.db);
+    std::sort(dbs.begin(), dbs.end());
+    dbs.erase(std::unique(dbs.begin(), dbs.end()), dbs.end());
+    std::sort(hashed.begin(), hashed.end());
+
+    for (const auto& db : dbs) {
+      if (from && db < (*from)[0]) continue;
+      const bool same_db = from && db == (*from)[0];
+      // This database's collections in name order, one at a time: the inline
+      // catalog range merged with its digest-keyed ones.
+      const std::string dbp = tnp + be(db.size(), 2) + db;
+      const std::string start = dbp + (same_db ? (*from)[1] : std::string());
+      Cursor c(t.get(), colls_);
+      MDB_val k = val(start), v;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+      auto h = std::lower_bound(hashed.begin(), hashed.end(), Coll{db, same_db ? (*from)[1] : std::string(), 0});
+      for (;;) {
+        const bool inline_left = rc == 0 && has_prefix(k, dbp), hashed_left = h != hashed.end() && h->db == db;
+        if (!inline_left && !hashed_left) break;
+        Coll coll;
+        if (inline_left && (!hashed_left || view(k).substr(dbp.size()) < h->name)) {
+          coll = {db, std::string(view(k).substr(dbp.size())), get_be(view(v).substr(0, 8))};
+          rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+        } else {
+          coll = *h++;
+        }
+        std::optional<std::string_view> after_id;
+        if (same_db && coll.name == (*from)[1]) after_id = (*from)[2];
+        if (export_docs(t.get(), tn.tn_id, coll.no, db, coll.name, after_id, lines)) {
+          lines.flush();
+          return Status::Ok();
+        }
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND) lmdb_fail("catalog scan", rc);
+    }
+    lines.flush();
+    return Status::Ok();
+  }
+
+  Status import_items(const Tenant& tn, std::string_view text) override {
+    auto items = dump::parse_items<json>(text);
+    struct Doc {
+      std::string db, coll, id;
+      const json* v;
+    };
+    std::vector<Doc> docs;
+    for (const auto& it : items) {
+      if (it.t != "doc") return Status::Error(CM_UNSUPPORTED, "rtdb-lmdb: unknown item type \"" + it.t + "\"");
+      auto p = dump::split_key(it.k, 3, "doc");
+      Doc d{std::string(p[0]), std::string(p[1]), std::string(p[2]), it.v ? &*it.v : nullptr};
+      check_name("database id", d.db);
+      collection_path(d.coll);
+      if (d.id.empty() || d.id.find('/') != std::string::npos || d.id.size() > kMaxName) invalid("import_items: bad document id " + shown(d.id));
+      if (d.v && !d.v->is_object()) invalid("import_items: a document must be a JSON object");
+      docs.push_back(std::move(d));
+    }
+    std::unique_lock wl(write_mu_);
+    const bool feed = has_subs_.load();
+    std::map<std::string, std::vector<json>> changes;  // by database
+    Txn t(env_, true);
+    for (size_t i = 0; i < docs.size(); ++i) {
+      const Doc& d = docs[i];
+      auto no = coll_no(t.get(), tn.tn_id, d.db, d.coll, d.v != nullptr);
+      if (!no) continue;  // deleting from a collection that never existed
+      auto old = read_doc(t.get(), tn.tn_id, *no, d.id);
+      if (!d.v && !old) continue;
+      write_doc(t.get(), tn.tn_id, *no, d.coll, d.id, old ? &*old : nullptr, d.v, "item #" + std::to_string(i + 1) + ": ");
+      if (!feed) continue;
+      json ch = {{"op", d.v ? "set" : "delete"}, {"path", d.coll + "/" + d.id}};
+      if (d.v) ch["value"] = *d.v;
+      changes[d.db].push_back(std::move(ch));
+    }
+    if (int rc = t.commit()) lmdb_fail("commit", rc);
+    if (!changes.empty()) {
+      std::unique_lock dl(deliver_mu_);  // keeps deliveries in commit order, as transact does
+      wl.unlock();
+      for (const auto& [db, list] : changes) deliver(subscribers(tn.tn_id, db), list);
+    }
+    return Status::Ok();
+  }
+
  private:
+  // Emits the collection's documents in id order after `after_id`; true
+  // when the export's limit is reached.
+  bool export_docs(MDB_txn* t, uint32_t tn, uint64_t no, const std::string& db, const std::string& coll, std::optional<std::string_view> after_id,
+                   dump::Lines& lines) {
+    const std::string prefix = be(tn, 4) + be(no, 8);
+    std::string start = prefix;
+    if (after_id) start += after_id->substr(0, kIdPrefix);  // the start of its digest group, if any
+    Cursor c(t, docs_);
+    MDB_val k = val(start), v;
+    int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    auto emit = [&](std::string_view id, std::string_view text) {
+      return (!after_id || id > *after_id) && lines.add("doc", dump::join_key({db, coll, id}), text);
+    };
+    while (rc == 0 && has_prefix(k, prefix)) {
+      std::string_view idk = view(k).substr(prefix.size());
+      if (idk.size() <= kIdPrefix) {
+        if (emit(idk, split_stored(view(v)).text)) return true;
+        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+        continue;
+      }
+      // Ids longer than kIdPrefix that share its first kIdPrefix bytes sort by
+      // digest in the keys: collect the group and order it by full id.
+      const std::string group(idk.substr(0, kIdPrefix));
+      std::vector<std::pair<std::string_view, std::string_view>> ids;  // views into the map, valid in `t`
+      while (rc == 0 && has_prefix(k, prefix) && view(k).size() > prefix.size() + kIdPrefix && view(k).substr(prefix.size(), kIdPrefix) == group) {
+        Stored s = split_stored(view(v));
+        ids.emplace_back(s.id_header.empty() ? view(k).substr(prefix.size()) : s.id_header, s.text);
+        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+      }
+      std::sort(ids.begin(), ids.end());
+      for (const auto& [id, text] : ids)
+        if (emit(id, text)) return true;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) lmdb_fail("export scan", rc);
+    return false;
+  }
+
   void open_databases() {
     Txn t(env_, true);
     MDB_dbi probe;

@@ -11,7 +11,7 @@
 
 namespace cumulo::sqlite {
 
-class AuthSqlite final : public sdk::AuthAdapter {
+class AuthSqlite final : public sdk::AuthAdapter, public sdk::TenantDump {
  public:
   using Status = sdk::Status;
   using Sink = sdk::Sink;
@@ -33,10 +33,11 @@ class AuthSqlite final : public sdk::AuthAdapter {
   Status validate_api_key(std::string_view key, const Sink& out) override;
   Status delete_api_key(const Tenant& tn, std::string_view key_id) override;
 
- private:
-  std::string hash(std::string_view secret) const;
-  static bool verify(std::string_view secret, const std::string& stored);
+  // portable tenant dump (dump.cpp)
+  Status export_tenant(const Tenant& tn, std::string_view after, uint32_t limit, const Sink& out) override;
+  Status import_items(const Tenant& tn, std::string_view lines) override;
 
+ private:
   std::unique_ptr<Database> db_;
   int cost_ = 12;
 };

@@ -9,16 +9,11 @@
 #include <vector>
 
 #include "db.hpp"
+#include "sql-common/meta.hpp"
 
 namespace cumulo::sqlite {
 
-class MetaSqlite final : public sdk::MetaAdapter,
-                         public sdk::MetaTenants,
-                         public sdk::MetaActions,
-                         public sdk::MetaFiles,
-                         public sdk::MetaTasks,
-                         public sdk::MetaSettings,
-                         public sdk::MetaRecords {
+class MetaSqlite final : public sqlc::FullMeta {
  public:
   using Status = sdk::Status;
   using Sink = sdk::Sink;
@@ -77,6 +72,10 @@ class MetaSqlite final : public sdk::MetaAdapter,
   Status get_record(const Tenant& tn, std::string_view coll, std::string_view key, const Sink& out) override;
   Status delete_record(const Tenant& tn, std::string_view coll, std::string_view key) override;
   Status list_records(const Tenant& tn, std::string_view coll, std::string_view filter_json, const Sink& out) override;
+
+  // portable tenant dump (dump.cpp)
+  Status export_tenant(const Tenant& tn, std::string_view after, uint32_t limit, const Sink& out) override;
+  Status import_items(const Tenant& tn, std::string_view lines) override;
 
  private:
   std::unique_ptr<Database> db_;

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "api/metrics.hpp"
+#include "app/data_lock.hpp"
 #include "app/dispatcher.hpp"
 #include "app/meta_task_store.hpp"
 #include "net/server.hpp"
@@ -182,6 +183,9 @@ void App::start_scheduler() {
 
 void App::start() {
   if (started_) return;
+  // A migration rewrites tenants' data and bindings: never serve beside one.
+  data_lock_ = std::make_unique<DataDirLock>(cfg_.data_dir, DataDirLock::Mode::Shared,
+                                             "DATA_DIR " + cfg_.data_dir.string() + " is locked by a running `cumulo tenant migrate`: let it finish first");
   started_ = true;
   const auto t0 = std::chrono::steady_clock::now();
   auto reports = plugins_->load_all();
@@ -293,6 +297,7 @@ void App::stop() {
   n.threads.clear();
   n.blocking.join();
   workers_->shutdown();
+  data_lock_.reset();
   spdlog::info("cumulo stopped");
 }
 

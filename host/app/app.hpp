@@ -23,6 +23,8 @@ class SystemClock;
 
 namespace cumulo::app {
 
+class DataDirLock;
+
 /// ../plugins and ../lib/cumulo/plugins relative to the running binary.
 std::vector<std::filesystem::path> default_plugin_dirs();
 
@@ -75,6 +77,7 @@ class App {
   std::mutex reload_mu_;
   std::atomic<bool> stopped_{false};
   bool started_ = false;
+  std::unique_ptr<DataDirLock> data_lock_;  // shared while serving (data_lock.hpp)
 };
 
 }  // namespace cumulo::app

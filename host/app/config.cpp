@@ -164,9 +164,11 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   if (c.workers_high + c.workers_medium + c.workers_low == 0) throw ConfigError("the worker pool needs at least one thread");
 
   const std::string dd = c.data_dir.string();
-  // Backend profiles. The embedded default needs no server: files under DATA_DIR.
+  // Backend profiles. The embedded default needs no server: SQLite, files and
+  // LMDB under DATA_DIR.
   c.profiles["embedded"] = Profile{"embedded",
-                                   {{"meta", {"meta-files", expand(json{{"dir", "${DATA_DIR}/meta"}}, dd)}},
+                                   {{"auth", {"auth-sqlite", expand(json{{"path", "${DATA_DIR}/auth.db"}}, dd)}},
+                                    {"meta", {"meta-sqlite", expand(json{{"path", "${DATA_DIR}/meta.db"}}, dd)}},
                                     {"blob", {"blob-fs", expand(json{{"dir", "${DATA_DIR}/blob"}}, dd)}},
                                     {"rtdb", {"rtdb-lmdb", expand(json{{"dir", "${DATA_DIR}/rtdb"}}, dd)}},
                                     {"crdt", {"crdt-lmdb", expand(json{{"dir", "${DATA_DIR}/crdt"}}, dd)}}}};

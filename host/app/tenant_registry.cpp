@@ -79,6 +79,13 @@ void TenantRegistry::write_locked() const {
     ::close(fd);
   }
   fs::rename(tmp, file_);
+  // And the directory, so the rename itself survives a crash (a migration's
+  // switch must not be undone by a power loss after it was reported).
+  int dfd = ::open(file_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 template <class F>

@@ -47,6 +47,56 @@ void AdapterHandle::health() const {
   check(fn(self(), &err), err, "health");
 }
 
+std::string AdapterHandle::describe() const {
+  return kind_name(f().kind) + " adapter " + f().name + " (plugin " + inst_->plugin().name + " " + inst_->plugin().version + ")";
+}
+
+namespace {
+// The dump slots of a kind's table (both NULL for kinds without them).
+std::pair<cm_export_tenant_fn, cm_import_items_fn> dump_slots(const Factory& f) {
+  switch (f.kind) {
+    case CM_KIND_AUTH: return {f.vt.auth.export_tenant, f.vt.auth.import_items};
+    case CM_KIND_META: return {f.vt.meta.export_tenant, f.vt.meta.import_items};
+    case CM_KIND_RTDB: return {f.vt.rtdb.export_tenant, f.vt.rtdb.import_items};
+    default: return {nullptr, nullptr};
+  }
+}
+}  // namespace
+
+bool AdapterHandle::has_dump() const {
+  auto [ex, im] = dump_slots(f());
+  return ex && im;
+}
+
+void AdapterHandle::require_dump() const {
+  if (!has_dump())
+    throw PluginError(CM_UNSUPPORTED,
+                      describe() + " does not implement the portable tenant dump (ABI 1.1 export_tenant/import_items), so its data cannot be migrated");
+}
+
+bool AdapterHandle::export_tenant(const TenantRef& tn, std::string_view after, uint32_t limit, const std::function<bool(std::string_view)>& out) const {
+  require_dump();
+  bool stopped = false;
+  CallbackSink sink{[&](std::string_view chunk) {
+                      if (!stopped && !out(chunk)) stopped = true;
+                      return !stopped;
+                    },
+                    nullptr};
+  auto ct = tn.c();
+  cm_error err = new_error();
+  int32_t st = dump_slots(f()).first(self(), &ct, to_cm(after), limit, &sink.sink, &err);
+  sink.rethrow();
+  if (stopped) return false;  // the adapter's CM_UNAVAILABLE answers our own request
+  check(st, err, "export_tenant");
+  return true;
+}
+
+void AdapterHandle::import_items(const TenantRef& tn, std::string_view lines) const {
+  require_dump();
+  auto ct = tn.c();
+  CM_CALL(dump_slots(f()).second, "import_items", self(), &ct, to_cm(lines));
+}
+
 // ---- blob -------------------------------------------------------------------------
 
 void BlobHandle::write(const TenantRef& tn, std::string_view blob_id, const std::function<std::string_view()>& chunks) const {
@@ -270,6 +320,18 @@ void CrdtHandle::read(const TenantRef& tn, std::string_view doc, uint64_t after,
   int32_t st = f().vt.crdt.read(self(), &ct, to_cm(doc), after, cb, &ctx, &err);
   if (ctx.error) std::rethrow_exception(ctx.error);
   check(st, err, "crdt read");
+}
+
+std::string CrdtHandle::list(const TenantRef& tn) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.crdt.list, "crdt list", self(), &ct, &s.sink);
+  return s.data;
+}
+
+void CrdtHandle::remove(const TenantRef& tn, std::string_view doc) const {
+  auto ct = tn.c();
+  CM_CALL(f().vt.crdt.remove, "crdt remove", self(), &ct, to_cm(doc));
 }
 
 // ---- action types / file processors -------------------------------------------

@@ -71,6 +71,19 @@ class AdapterHandle {
   const std::shared_ptr<Instance>& instance_ptr() const { return inst_; }
   /// Calls the kind's health slot (absent = healthy).
   void health() const;
+  /// "meta adapter meta-sqlite (plugin sqlite 0.1.0)", for messages.
+  std::string describe() const;
+
+  // The portable tenant dump (ABI 1.1; auth, meta and rtdb instances only).
+  bool has_dump() const;
+  /// Throws PluginError(CM_UNSUPPORTED) naming the plugin unless has_dump().
+  void require_dump() const;
+  /// Streams the items after `after` ("" or t + "\n" + k), at most `limit`
+  /// (0 = all), in chunks to `out`. `out` returning false asks the adapter to
+  /// stop; export_tenant then returns false instead of throwing.
+  bool export_tenant(const TenantRef& tn, std::string_view after, uint32_t limit, const std::function<bool(std::string_view)>& out) const;
+  /// Upserts (or, "v":null, deletes) every item line, atomically.
+  void import_items(const TenantRef& tn, std::string_view lines) const;
 
  protected:
   void* self() const { return inst_->self(); }
@@ -138,6 +151,9 @@ class CrdtHandle : public AdapterHandle {
   using AdapterHandle::AdapterHandle;
   uint64_t append(const TenantRef& tn, std::string_view doc, std::string_view update) const;
   void read(const TenantRef& tn, std::string_view doc, uint64_t after, const std::function<void(uint64_t, std::string_view)>& fn) const;
+  /// The tenant's document ids, one per "\n"-terminated line.
+  std::string list(const TenantRef& tn) const;
+  void remove(const TenantRef& tn, std::string_view doc) const;
 };
 
 class ActionTypeHandle : public AdapterHandle {

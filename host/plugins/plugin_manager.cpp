@@ -235,6 +235,10 @@ PluginManager::~PluginManager() {
   std::lock_guard lk(mu_);
   registry_.clear();
   plugins_.clear();
+  // Each plugin removed its shadow copy above; drop the directory too when
+  // nothing else is in it (another live manager may share it: then it stays).
+  std::error_code ec;
+  fs::remove(shadow_dir_, ec);
 }
 
 bool PluginManager::in_plugin_dirs(const fs::path& file) const {

@@ -2,7 +2,10 @@
 // doubles, from this build tree.
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "conformance.hpp"
+#include "support/pg_test.hpp"
 
 using cumulo::conformance::registry;
 
@@ -26,6 +29,14 @@ int main(int argc, char** argv) {
       {b + "/plugins/sqlite.so", "auth-sqlite", CM_KIND_AUTH, R"({"path":"${DIR}/auth.db","bcryptCost":4})", "auth_sqlite"},
       // BUILTIN-ADAPTERS (more entries are added as adapters land)
   };
+  // PostgreSQL: a schema per test location (${ID}), dropped after the test;
+  // skipped, saying so, when CUMULO_TEST_PG names no server.
+  const std::string pg = nlohmann::json(cumulo::test::pg::conninfo()).dump();
+  auto drop = [](const std::string& options) { cumulo::test::pg::drop_schema(cumulo::test::pg::conninfo(), nlohmann::json::parse(options)["schema"]); };
+  registry().push_back({b + "/plugins/postgres.so", "meta-postgres", CM_KIND_META, R"({"conninfo":)" + pg + R"(,"schema":"${ID}","poolSize":4})",
+                        "meta_postgres", cumulo::test::pg::skip_reason(), drop});
+  registry().push_back({b + "/plugins/postgres.so", "auth-postgres", CM_KIND_AUTH, R"({"conninfo":)" + pg + R"(,"schema":"${ID}","poolSize":4,"bcryptCost":4})",
+                        "auth_postgres", cumulo::test::pg::skip_reason(), drop});
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

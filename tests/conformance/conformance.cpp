@@ -1,5 +1,6 @@
 #include "conformance.hpp"
 
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <random>
@@ -10,10 +11,15 @@ namespace cumulo::conformance {
 
 namespace {
 
-std::string substitute(std::string s, const fs::path& dir) {
-  const std::string key = "${DIR}";
-  for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + dir.string().size())) s.replace(p, key.size(), dir.string());
+std::string replace_all(std::string s, const std::string& key, const std::string& value) {
+  for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + value.size())) s.replace(p, key.size(), value);
   return s;
+}
+
+std::string substitute(const std::string& s, const fs::path& dir) {
+  std::string id = dir.filename().string();  // unique per test location
+  for (auto& c : id) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : '_';
+  return replace_all(replace_all(s, "${DIR}", dir.string()), "${ID}", id);
 }
 
 fs::path fresh_dir() {
@@ -65,6 +71,7 @@ std::string param_name(const ::testing::TestParamInfo<AdapterUnderTest>& info) {
 
 void AdapterFixture::SetUp() {
   const auto& p = GetParam();
+  if (!p.skip.empty()) GTEST_SKIP() << p.skip;
   ensure_loaded(p.plugin_path, p.kind, p.factory);
   dir_ = fresh_dir();
   inst_ = manager().create(p.kind, p.factory, substitute(p.options_template, dir_));
@@ -72,9 +79,17 @@ void AdapterFixture::SetUp() {
 
 void AdapterFixture::TearDown() {
   inst_.reset();
+  if (const auto& clean = GetParam().cleanup; clean && !dir_.empty()) {
+    clean(substitute(GetParam().options_template, dir_));
+    for (const auto& d : extra_dirs_) clean(substitute(GetParam().options_template, d));
+  }
   std::error_code ec;
   fs::remove_all(dir_, ec);
   for (const auto& d : extra_dirs_) fs::remove_all(d, ec);
+  for (const auto& [other, d] : other_dirs_) {
+    if (other.cleanup) other.cleanup(substitute(other.options_template, d));
+    fs::remove_all(d, ec);
+  }
 }
 
 std::shared_ptr<plugins::Instance> AdapterFixture::reopen() {
@@ -86,6 +101,13 @@ std::shared_ptr<plugins::Instance> AdapterFixture::fresh_elsewhere() {
   const auto& p = GetParam();
   extra_dirs_.push_back(fresh_dir());
   return manager().create(p.kind, p.factory, substitute(p.options_template, extra_dirs_.back()));
+}
+
+std::shared_ptr<plugins::Instance> AdapterFixture::fresh_instance_of(const AdapterUnderTest& other) {
+  if (!other.skip.empty()) return nullptr;  // e.g. no PostgreSQL server in this run
+  ensure_loaded(other.plugin_path, other.kind, other.factory);
+  other_dirs_.emplace_back(other, fresh_dir());
+  return manager().create(other.kind, other.factory, substitute(other.options_template, other_dirs_.back().second));
 }
 
 void register_from_args(int argc, char** argv) {

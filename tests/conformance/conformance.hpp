@@ -20,11 +20,27 @@
 namespace cumulo::conformance {
 
 struct AdapterUnderTest {
+  AdapterUnderTest() = default;
+  AdapterUnderTest(std::string plugin, std::string fac, uint32_t k, std::string options, std::string lbl, std::string skip_reason = {},
+                   std::function<void(const std::string&)> clean = {})
+      : plugin_path(std::move(plugin)),
+        factory(std::move(fac)),
+        kind(k),
+        options_template(std::move(options)),
+        label(std::move(lbl)),
+        skip(std::move(skip_reason)),
+        cleanup(std::move(clean)) {}
+
   std::string plugin_path;       // the .so
   std::string factory;           // factory name inside it
   uint32_t kind = 0;             // cm_kind bit
-  std::string options_template;  // JSON; "${DIR}" becomes a fresh per-test directory
+  std::string options_template;  // JSON; "${DIR}" becomes a fresh per-test directory,
+                                 // "${ID}" a name unique to it ([a-z0-9_], e.g. a schema)
   std::string label;             // test-name suffix, [A-Za-z0-9_]
+  std::string skip;              // non-empty: every test of this adapter is skipped, saying why
+  /// Called with the substituted options of every instance location a test
+  /// used, after its instances are gone (e.g. drops a database schema).
+  std::function<void(const std::string& options)> cleanup;
 };
 
 /// Readable test names in failure output (instead of a byte dump).
@@ -47,12 +63,17 @@ class AdapterFixture : public ::testing::TestWithParam<AdapterUnderTest> {
   std::shared_ptr<plugins::Instance> reopen();
   /// A second, independent directory and instance (isolation tests).
   std::shared_ptr<plugins::Instance> fresh_elsewhere();
+  /// A fresh directory and instance of another adapter under test (tests
+  /// that move data between implementations); null when `other` is skipped
+  /// in this run. Cleaned up with `other`'s cleanup after the test.
+  std::shared_ptr<plugins::Instance> fresh_instance_of(const AdapterUnderTest& other);
 
   std::filesystem::path dir_;
   std::shared_ptr<plugins::Instance> inst_;
 
  private:
   std::vector<std::filesystem::path> extra_dirs_;
+  std::vector<std::pair<AdapterUnderTest, std::filesystem::path>> other_dirs_;  // fresh_instance_of
 };
 
 /// The status a host-side call failed with (CM_OK if it did not throw).

@@ -14,10 +14,13 @@
 #include <thread>
 
 #include "plugins/adapters.hpp"
+#include "support/meta_calls.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace cumulo::plugins;
+using cumulo::test::list_actions;
+using cumulo::test::put_action;
 
 namespace {
 
@@ -68,26 +71,6 @@ class SqliteSpecific : public ::testing::Test {
     return out;
   }
 
-  static json put_action(const std::shared_ptr<Instance>& m, const TenantRef& tn, const json& a) {
-    StringSink s;
-    cm_error err = new_error();
-    auto c = tn.c();
-    std::string text = a.dump();
-    check(m->factory().vt.meta.actions->put_action(m->self(), &c, to_cm(text), &s.sink, &err), err, "put_action");
-    return json::parse(s.data);
-  }
-  static json list_actions(const std::shared_ptr<Instance>& m, const TenantRef& tn, const json& f) {
-    StringSink s;
-    cm_error err = new_error();
-    auto c = tn.c();
-    std::string text = f.dump();
-    check(m->factory().vt.meta.actions->list_actions(m->self(), &c, to_cm(text), &s.sink, &err), err, "list_actions");
-    return json::parse(s.data);
-  }
-  static json action(const std::string& id, int64_t t, const std::string& vis = "P") {
-    return {{"actionId", id}, {"type", "POST"}, {"issuerTag", "alice.test"}, {"createdAt", t}, {"visibility", vis}, {"content", {{"text", "x"}}}};
-  }
-
   fs::path dir_;
 };
 
@@ -124,7 +107,7 @@ TEST_F(SqliteSpecific, NewerSchemaIsRefused) {
 TEST_F(SqliteSpecific, ReopenKeepsData) {
   {
     auto m = meta();
-    put_action(m, kA, action("kept", 7));
+    put_action(m, kA, cumulo::test::post("kept", 7));
     MetaHandle(m).put_setting(kA, "s", R"({"v":1})");
     AuthHandle(auth()).set_password(kA, "pw");
   }
@@ -165,51 +148,10 @@ TEST_F(SqliteSpecific, FeedQueryIsAnIndexScan) {
 TEST_F(SqliteSpecific, NoDatabaseLockedUnderConcurrentLoad) {
   auto m1 = meta();
   auto m2 = meta();
-  std::atomic<int> errors{0}, writes{0};
-  std::mutex mu;
-  std::string first_error;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  std::vector<std::thread> ths;
-  for (int t = 0; t < 8; ++t)
-    ths.emplace_back([&, t] {
-      auto& m = t % 2 ? m1 : m2;
-      const TenantRef& tn = t % 4 < 2 ? kA : kB;
-      MetaHandle h(m);
-      for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
-        try {
-          switch (i % 4) {
-            case 0:
-              put_action(m, tn, action("t" + std::to_string(t) + "-" + std::to_string(i), i));
-              ++writes;
-              break;
-            case 1: list_actions(m, tn, {{"visibility", {"P", "F"}}}); break;
-            case 2:
-              h.put_setting(tn, "k" + std::to_string(i % 50), std::to_string(i));
-              h.create_task(json{{"kind", "k"}, {"key", std::to_string(i % 7)}}.dump());
-              break;
-            default: h.get_setting(tn, "k" + std::to_string((i - 1) % 50)); break;
-          }
-        } catch (const std::exception& e) {
-          ++errors;
-          std::lock_guard lk(mu);
-          if (first_error.empty()) first_error = e.what();
-        }
-      }
-    });
-  for (auto& th : ths) th.join();
-  EXPECT_EQ(errors.load(), 0) << first_error;
-  EXPECT_GT(writes.load(), 100);
-  size_t total = 0;
-  for (const auto& tn : {kA, kB}) {
-    json f = {{"limit", 500}};
-    for (;;) {
-      json r = list_actions(m1, tn, f);
-      total += r["actions"].size();
-      if (r["cursor"].is_null()) break;
-      f["cursor"] = r["cursor"];
-    }
-  }
-  EXPECT_EQ(total, static_cast<size_t>(writes.load()));
+  auto r = cumulo::test::mixed_load({m1, m2}, 8, std::chrono::seconds(3));
+  EXPECT_EQ(r.errors, 0) << r.first_error;
+  EXPECT_GT(r.posts, 100);
+  EXPECT_EQ(cumulo::test::count_actions(m1, kA) + cumulo::test::count_actions(m1, kB), static_cast<size_t>(r.posts));
 }
 
 }  // namespace

@@ -114,7 +114,9 @@ TEST_F(HttpTest, ReadyChecksAdapters) {
   auto j = json::parse(r.body)["data"];
   EXPECT_TRUE(j["ready"]);
   EXPECT_EQ(j["profiles"]["embedded"]["meta"]["status"], "ok");
-  EXPECT_EQ(j["profiles"]["embedded"]["meta"]["factory"], "meta-files");
+  EXPECT_EQ(j["profiles"]["embedded"]["meta"]["factory"], "meta-sqlite");
+  EXPECT_EQ(j["profiles"]["embedded"]["auth"]["factory"], "auth-sqlite");
+  EXPECT_EQ(j["profiles"]["embedded"]["auth"]["status"], "ok");
   EXPECT_EQ(j["profiles"]["embedded"]["blob"]["factory"], "blob-fs");
   EXPECT_EQ(j["profiles"]["embedded"]["blob"]["status"], "ok");
 }

@@ -25,7 +25,7 @@ void expect_refused(PluginManager& pm, const std::string& file, const std::strin
 }  // namespace
 
 TEST_F(LoaderTest, RefusesWrongMagic) { expect_refused(pm, "bad_magic.so", "wrong magic: expected 0x434D4C4F, found 0xDEADBEEF"); }
-TEST_F(LoaderTest, RefusesWrongMajor) { expect_refused(pm, "bad_major.so", "ABI major mismatch: host speaks 1.0, plugin was built for 2."); }
+TEST_F(LoaderTest, RefusesWrongMajor) { expect_refused(pm, "bad_major.so", "ABI major mismatch: host speaks 1.1, plugin was built for 2."); }
 TEST_F(LoaderTest, RefusesMissingEntry) { expect_refused(pm, "no_entry.so", "missing entry symbol cumulo_plugin_entry"); }
 TEST_F(LoaderTest, RefusesTruncatedFile) { expect_refused(pm, "truncated.so", "truncated ELF file"); }
 TEST_F(LoaderTest, RefusesNonElf) { expect_refused(pm, "non_elf.so", "not an ELF file"); }

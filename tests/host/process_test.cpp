@@ -93,7 +93,8 @@ TEST(Process, TenantCliCreatesListsAndServerPicksUp) {
   auto [rc4, out4] = run("tenant show bob.test");
   EXPECT_EQ(rc4, 0);
   EXPECT_EQ(json::parse(out4)["profile"], "embedded");
-  EXPECT_EQ(json::parse(out4)["backends"]["meta"]["factory"], "meta-files");
+  EXPECT_EQ(json::parse(out4)["backends"]["meta"]["factory"], "meta-sqlite");
+  EXPECT_EQ(json::parse(out4)["backends"]["auth"]["factory"], "auth-sqlite");
 
   // A running host sees a tenant created by the CLI after a reload.
   TestHost host({{"dataDir", (tmp.path / "data").string()}}, builtin_plugins());

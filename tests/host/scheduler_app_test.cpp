@@ -1,4 +1,4 @@
-// The scheduler persists through the real meta-files plugin (SDK calls):
+// The scheduler persists through the embedded profile's meta-sqlite (SDK calls):
 // a task scheduled by one host process runs in the next one.
 #include <gtest/gtest.h>
 
@@ -41,6 +41,6 @@ TEST(SchedulerApp, TaskSurvivesRestart) {
   EXPECT_EQ(rec->output, "done second");
   std::lock_guard lk(mu);
   EXPECT_EQ(order, (std::vector<std::string>{"first", "second"}));
-  // The state is in the plugin's files, not only in memory.
-  EXPECT_TRUE(fs::exists(shared.path / "data" / "meta" / "tasks" / (std::to_string(id) + ".json")));
+  // The state is in the plugin's database, not only in memory.
+  EXPECT_TRUE(fs::exists(shared.path / "data" / "meta.db"));
 }

@@ -17,7 +17,9 @@ TEST(ThrowingPlugin, EveryKindGives500AndHostSurvives) {
                   {"crdt", {{"factory", "throwing-crdt"}}}}},
                 {"ctor", {{"blob", {{"factory", "throwing-ctor-blob"}}}}}}},
               {"tenants", {{{"idTag", "boom.test"}, {"profile", "boom"}}, {{"idTag", "ctor.test"}, {"profile", "ctor"}}}}};
-  TestHost host(cfg, {production_plugins() / "meta-files.so", test_plugins() / "throwing.so"});
+  auto plugins = builtin_plugins();  // the default tenant's embedded profile
+  plugins.push_back(test_plugins() / "throwing.so");
+  TestHost host(cfg, plugins);
   for (std::string kind : {"auth", "meta", "blob", "rtdb", "crdt", "action-type", "file-processor"}) {
     for (int round = 0; round < 3; ++round) {
       auto r = host.admin("POST", "/api/_admin/selftest/" + kind, "", "cl-o.boom.test");

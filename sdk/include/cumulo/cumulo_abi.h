@@ -41,7 +41,7 @@ extern "C" {
 
 #define CM_PLUGIN_MAGIC 0x434D4C4Fu /* "CMLO" */
 #define CM_ABI_MAJOR 1
-#define CM_ABI_MINOR 0
+#define CM_ABI_MINOR 1 /* 1.1: portable tenant dump (export_tenant/import_items) */
 #define CM_ENTRY_SYMBOL "cumulo_plugin_entry"
 #define CM_NOTE_SECTION ".cumulo_plugin"
 
@@ -209,6 +209,21 @@ typedef struct cm_plugin_note {
  * by /ready). Returns CM_OK or an error. */
 typedef int32_t (*cm_health_fn)(void* self, cm_error* err);
 
+/* Optional on the auth, meta and rtdb vtables (ABI 1.1): the portable tenant
+ * dump that `cumulo tenant migrate` moves between adapters. A tenant's data
+ * is a set of items, each one JSON line {"t":type,"k":key,"v":value}; the
+ * types, keys and value shapes are adapter-independent (docs/sdk.md,
+ * "Portable tenant dump").
+ *   export_tenant writes the items whose (t, k) sorts after `after`, in
+ *   ascending byte order of t then k, at most `limit` of them (0 = all), one
+ *   "\n"-terminated line each. `after` is empty (from the start) or the last
+ *   item received as t + "\n" + k.
+ *   import_items upserts every line of `lines` (items as exported); an item
+ *   whose "v" is null is deleted. One call is atomic, and repeating an
+ *   import is harmless, so an interrupted migration can simply be rerun. */
+typedef int32_t (*cm_export_tenant_fn)(void* self, const cm_tenant* tn, cm_str after, uint32_t limit, const cm_sink* out_lines, cm_error* err);
+typedef int32_t (*cm_import_items_fn)(void* self, const cm_tenant* tn, cm_str lines, cm_error* err);
+
 /* ---- blob: immutable content-addressed bytes ----------------------------- */
 
 typedef struct cm_blob_writer cm_blob_writer; /* plugin-owned write handle */
@@ -262,6 +277,9 @@ typedef struct cm_auth_vtable {
   int32_t (*create_api_key)(void* self, const cm_tenant* tn, cm_str options_json, const cm_sink* out_json, cm_error* err);
   int32_t (*validate_api_key)(void* self, cm_str key, const cm_sink* out_json, cm_error* err);
   int32_t (*delete_api_key)(void* self, const cm_tenant* tn, cm_str key_id, cm_error* err);
+  /* ABI 1.1 */
+  cm_export_tenant_fn export_tenant;
+  cm_import_items_fn import_items;
 } cm_auth_vtable;
 
 /* ---- meta: non-secret metadata, split into cohesive parts ---------------- */
@@ -353,6 +371,9 @@ typedef struct cm_meta_vtable {
   const cm_meta_tasks* tasks;
   const cm_meta_settings* settings;
   const cm_meta_records* records;
+  /* ABI 1.1 */
+  cm_export_tenant_fn export_tenant;
+  cm_import_items_fn import_items;
 } cm_meta_vtable;
 
 /* ---- rtdb: path-addressed JSON documents --------------------------------- */
@@ -373,6 +394,9 @@ typedef struct cm_rtdb_vtable {
    * under `path` until unsubscribe returns. */
   int32_t (*subscribe)(void* self, const cm_tenant* tn, cm_str db, cm_str path, cm_rtdb_change_fn fn, void* ctx, uint64_t* sub_id, cm_error* err);
   void (*unsubscribe)(void* self, uint64_t sub_id);
+  /* ABI 1.1 */
+  cm_export_tenant_fn export_tenant;
+  cm_import_items_fn import_items;
 } cm_rtdb_vtable;
 
 /* ---- crdt: per-document Yjs update log ----------------------------------- */

@@ -116,6 +116,22 @@ class Adapter {
   virtual Status health() { return Status::Ok(); }
 };
 
+/// Optional mixin for auth, meta and rtdb adapters (ABI 1.1): the portable
+/// tenant dump `cumulo tenant migrate` moves between adapters. Items are JSON
+/// lines {"t":type,"k":key,"v":value} in the adapter-independent shapes of
+/// docs/sdk.md ("Portable tenant dump"). Adapters that do not derive from it
+/// report the slots as absent, and migration refuses them with a clear error.
+class TenantDump {
+ public:
+  virtual ~TenantDump() = default;
+  /// Writes items with (t, k) after `after` ("" or t + "\n" + k), ascending
+  /// by t then k (bytewise), at most `limit` (0 = all), one line each.
+  virtual Status export_tenant(const Tenant& tn, std::string_view after, uint32_t limit, const Sink& out) = 0;
+  /// Upserts each line (an exported item); "v":null deletes the item. Atomic
+  /// per call and idempotent.
+  virtual Status import_items(const Tenant& tn, std::string_view lines) = 0;
+};
+
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;
@@ -306,6 +322,26 @@ int32_t health(void* s, cm_error* err) {
   return guard(err, [&] { return self<T>(s)->health(); });
 }
 
+// The ABI 1.1 dump slots, present only when T derives from TenantDump.
+template <class T>
+constexpr cm_export_tenant_fn export_slot() {
+  if constexpr (std::is_base_of_v<TenantDump, T>) {
+    return [](void* s, const cm_tenant* tn, cm_str after, uint32_t limit, const cm_sink* o, cm_error* e) {
+      return guard(e, [&] { return self<T>(s)->export_tenant(tenant(tn), sv(after), limit, Sink(o)); });
+    };
+  } else {
+    return nullptr;
+  }
+}
+template <class T>
+constexpr cm_import_items_fn import_slot() {
+  if constexpr (std::is_base_of_v<TenantDump, T>) {
+    return [](void* s, const cm_tenant* tn, cm_str lines, cm_error* e) { return guard(e, [&] { return self<T>(s)->import_items(tenant(tn), sv(lines)); }); };
+  } else {
+    return nullptr;
+  }
+}
+
 // Blob writers cross as opaque handles owning the C++ writer.
 struct WriterBox {
   std::unique_ptr<BlobWriter> w;
@@ -396,7 +432,7 @@ struct AuthTable {
     return guard(e, [&] { return self<T>(s)->delete_api_key(tenant(tn), sv(k)); });
   }
   static const cm_auth_vtable* table() {
-    static const cm_auth_vtable t = {sizeof(cm_auth_vtable), &health<T>, &set_pw, &check_pw, &put, &get, &del, &list, &mk_key, &val_key, &del_key};
+    static const cm_auth_vtable t = {sizeof(cm_auth_vtable), &health<T>, &set_pw, &check_pw, &put, &get, &del, &list, &mk_key, &val_key, &del_key, export_slot<T>(), import_slot<T>()};
     return &t;
   }
 };
@@ -494,7 +530,7 @@ struct MetaTable {
     return nullptr;
   }
   static const cm_meta_vtable* table() {
-    static const cm_meta_vtable t = {sizeof(cm_meta_vtable), &health<T>, tenants(), actions(), files(), tasks(), settings(), records()};
+    static const cm_meta_vtable t = {sizeof(cm_meta_vtable), &health<T>, tenants(), actions(), files(), tasks(), settings(), records(), export_slot<T>(), import_slot<T>()};
     return &t;
   }
 };
@@ -515,6 +551,8 @@ struct RtdbTable {
           } catch (...) {
           }
         },
+        export_slot<T>(),
+        import_slot<T>(),
     };
     return &t;
   }

@@ -1,0 +1,113 @@
+// Meta calls that plugins::MetaHandle does not wrap, and a mixed load of
+// many threads, shared by the engine-specific tests (sqlite_specific_test,
+// pg_specific_test). Header-only.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "plugins/adapters.hpp"
+
+namespace cumulo::test {
+
+using Inst = std::shared_ptr<plugins::Instance>;
+
+inline nlohmann::json put_action(const Inst& m, const plugins::TenantRef& tn, const nlohmann::json& a) {
+  plugins::StringSink s;
+  cm_error err = plugins::new_error();
+  auto c = tn.c();
+  std::string text = a.dump();
+  plugins::check(m->factory().vt.meta.actions->put_action(m->self(), &c, plugins::to_cm(text), &s.sink, &err), err, "put_action");
+  return nlohmann::json::parse(s.data);
+}
+
+inline nlohmann::json list_actions(const Inst& m, const plugins::TenantRef& tn, const nlohmann::json& f) {
+  plugins::StringSink s;
+  cm_error err = plugins::new_error();
+  auto c = tn.c();
+  std::string text = f.dump();
+  plugins::check(m->factory().vt.meta.actions->list_actions(m->self(), &c, plugins::to_cm(text), &s.sink, &err), err, "list_actions");
+  return nlohmann::json::parse(s.data);
+}
+
+/// A post by alice.test.
+inline nlohmann::json post(const std::string& id, int64_t t, const std::string& vis = "P") {
+  return {{"actionId", id}, {"type", "POST"}, {"issuerTag", "alice.test"}, {"createdAt", t}, {"visibility", vis}, {"content", {{"text", "x"}}}};
+}
+
+/// Every action of `tn`, following cursors.
+inline size_t count_actions(const Inst& m, const plugins::TenantRef& tn) {
+  size_t total = 0;
+  nlohmann::json f = {{"limit", 500}};
+  for (;;) {
+    nlohmann::json r = list_actions(m, tn, f);
+    total += r["actions"].size();
+    if (r["cursor"].is_null()) return total;
+    f["cursor"] = r["cursor"];
+  }
+}
+
+struct LoadResult {
+  int errors = 0;
+  int posts = 0;  // plain posts stored (each must be listed afterwards)
+  std::string first_error;
+};
+
+/// `threads` threads for `duration` over `instances` (thread t uses
+/// instance t % n, tenant 1 or 2): posts, feed reads, settings, deduplicated
+/// tasks and setting reads; with `keyed`, also puts that override each other
+/// by key (at most 3 keys per tenant survive).
+inline LoadResult mixed_load(const std::vector<Inst>& instances, int threads, std::chrono::milliseconds duration, bool keyed = false) {
+  const plugins::TenantRef tenants[] = {{1, "alice.test"}, {2, "bob.test"}};
+  std::atomic<int> errors{0}, posts{0};
+  std::mutex mu;
+  std::string first_error;
+  const auto deadline = std::chrono::steady_clock::now() + duration;
+  const int kinds = keyed ? 5 : 4;
+  std::vector<std::thread> ths;
+  for (int t = 0; t < threads; ++t)
+    ths.emplace_back([&, t] {
+      const Inst& m = instances[static_cast<size_t>(t) % instances.size()];
+      const plugins::TenantRef& tn = tenants[t % 4 < 2 ? 0 : 1];
+      plugins::MetaHandle h(m);
+      for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+        try {
+          switch (i % kinds) {
+            case 0:
+              put_action(m, tn, post("t" + std::to_string(t) + "-" + std::to_string(i), i));
+              ++posts;
+              break;
+            case 1:
+              list_actions(m, tn, {{"visibility", {"P", "F"}}});
+              break;
+            case 2:
+              h.put_setting(tn, "k" + std::to_string(i % 50), std::to_string(i));
+              h.create_task(nlohmann::json{{"kind", "k"}, {"key", std::to_string(i % 7)}}.dump());
+              break;
+            case 3:
+              h.get_setting(tn, "k" + std::to_string((i - 1) % 50));
+              break;  // written by case 2
+            default: {
+              nlohmann::json r = post("r" + std::to_string(t) + "-" + std::to_string(i), i);
+              r["key"] = "REACT:" + std::to_string(i % 3);
+              put_action(m, tn, r);
+            }
+          }
+        } catch (const std::exception& e) {
+          ++errors;
+          std::lock_guard lk(mu);
+          if (first_error.empty()) first_error = e.what();
+        }
+      }
+    });
+  for (auto& th : ths) th.join();
+  return {errors.load(), posts.load(), first_error};
+}
+
+}  // namespace cumulo::test
