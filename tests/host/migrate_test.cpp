@@ -103,6 +103,10 @@ struct Profile {
 };
 
 cumulo::plugins::PluginManager& plugins() {
+  // spdlog's registry must be created first so it is destroyed after the
+  // manager, whose unloads log at exit.
+  static const bool logger_first = (spdlog::default_logger(), true);
+  (void)logger_first;
   static cumulo::plugins::PluginManager pm({production_plugins()}, fs::temp_directory_path() / ("cumulo-mig-shadow-" + std::to_string(::getpid())));
   static bool loaded = (pm.load_all(), true);
   (void)loaded;
