@@ -35,17 +35,6 @@ namespace {
 const TenantRef kAlice{1, "alice.test"};  // the base tenant: never migrated here
 const TenantRef kBob{2, "bob.test"};
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // One node: a data directory and a config with extra profiles besides the
 // built-in embedded one (which the tenants start on).
@@ -353,10 +342,19 @@ TEST_F(Migrate, MovesEveryKindVerifiesAndTheServerServesTheNewProfile) {
     ::execl(CUMULO_BINARY, "cumulo", "--config", node_.config.c_str(), "serve", static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  // A failed assertion must not leave the server running.
+  struct Reaper {
+    pid_t& pid;
+    ~Reaper() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
   Req admin;
   admin.headers["Authorization"] = "Bearer mig-token";
   admin.target = "/api/_admin/tenants";
-  ASSERT_TRUE(eventually([&] { return http(node_.port, admin).status == 200; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(eventually([&] { return http(node_.port, admin).status == 200; }, std::chrono::seconds(90)));
   json tenants = json::parse(http(node_.port, admin).body)["data"];
   for (const auto& t : tenants) EXPECT_EQ(t["profile"], t["idTag"] == "bob.test" ? "big" : "embedded") << t;
   admin.method = "POST";
@@ -373,6 +371,7 @@ TEST_F(Migrate, MovesEveryKindVerifiesAndTheServerServesTheNewProfile) {
   ::kill(pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  pid = 0;  // reaped
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(tenant_profile(node_, "alice.test"), "embedded");
 }

@@ -15,21 +15,6 @@
 using namespace cumulo::test;
 using json = nlohmann::json;
 
-namespace {
-uint16_t free_port() {
-  // Bind-then-close to pick a free loopback port for the child process.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-}  // namespace
-
 TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   TempDir tmp;
   auto plugins = tmp.path / "plugins";

@@ -1,6 +1,9 @@
 #include "support/fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -12,6 +15,18 @@ fs::path build_dir() { return CUMULO_BUILD_DIR; }
 fs::path production_plugins() { return build_dir() / "plugins"; }
 fs::path sample_plugins() { return build_dir() / "samples-plugins"; }
 fs::path test_plugins() { return build_dir() / "test-plugins"; }
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 std::vector<fs::path> builtin_plugins() {
   std::vector<fs::path> out;

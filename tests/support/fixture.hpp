@@ -57,4 +57,8 @@ class TestHost {
   std::unique_ptr<app::App> app_;
 };
 
+/// A loopback port that was free a moment ago (bind to port 0, read it, close),
+/// for child processes that must be told their port on the command line.
+uint16_t free_port();
+
 }  // namespace cumulo::test
