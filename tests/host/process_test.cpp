@@ -34,9 +34,22 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
     ::execl(CUMULO_BINARY, "cumulo", "serve", static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  // Whatever fails below, the child must not outlive the test (ctest would
+  // wait on its inherited pipes until the timeout).
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{pid};
   Req ready;
   ready.target = "/ready";
-  ASSERT_TRUE(eventually([&] { return http(port, ready).status == 200; }, std::chrono::seconds(20)));
+  // Generous: under ASan+UBSan on a loaded 2-core machine, mapping every
+  // instrumented plugin takes tens of seconds. The poll returns as soon as it is up.
+  ASSERT_TRUE(eventually([&] { return http(port, ready).status == 200; }, std::chrono::seconds(120)));
 
   Req list;
   list.target = "/api/_admin/plugins";
@@ -46,11 +59,12 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   EXPECT_EQ(count(), builtins);
   fs::copy_file(sample_plugins() / "hello-crdt.so", plugins / "hello-crdt.so");
   ::kill(pid, SIGHUP);
-  EXPECT_TRUE(eventually([&] { return count() == builtins + 1; }));
+  EXPECT_TRUE(eventually([&] { return count() == builtins + 1; }, std::chrono::seconds(120)));
 
   ::kill(pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  reaper.pid = 0;
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
