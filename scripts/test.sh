@@ -33,7 +33,10 @@ build/bin/cumulo-adapter-test \
   "$ROOT/build/blob-encrypted/blob-encrypted.so::blob-encrypted::{\"dir\":\"\${DIR}\",\"masterKey\":\"$(printf '%064x' 42)\"}" \
   --gtest_brief=1
 # The clang plugins must really be libc++ builds.
-ldd build/hello-clang/hello-blob.so | grep -q 'libc++' || { echo "hello-blob.so is not linked to libc++"; exit 1; }
+# (Captured first: `ldd | grep -q` under pipefail fails when grep's early exit
+# SIGPIPEs ldd, which made this check flaky.)
+HELLO_DEPS=$(ldd build/hello-clang/hello-blob.so)
+[[ $HELLO_DEPS == *libc++* ]] || { echo "hello-blob.so is not linked to libc++:"; echo "$HELLO_DEPS"; exit 1; }
 
 echo "== PostgreSQL test server"
 PGDIR=$(mktemp -d /tmp/cumulo-pg.XXXXXX)
