@@ -22,6 +22,8 @@
 #include "app/data_lock.hpp"
 #include "app/logging.hpp"
 #include "app/migrate.hpp"
+#include "app/provision.hpp"
+#include "auth/keyring.hpp"
 #include "app/tenant_registry.hpp"
 
 namespace fs = std::filesystem;
@@ -34,7 +36,8 @@ int usage() {
                "  cumulo serve [--config FILE]         run the server (env: MODE, LISTEN, DATA_DIR, BASE_ID_TAG, ...)\n"
                "  cumulo plugins list [--config FILE]  load every plugin and show file, kind, name, version, ABI, status\n"
                "  cumulo plugins check FILE            check one plugin file without registering it\n"
-               "  cumulo tenant create ID_TAG [--profile P]   register a tenant (tnId assigned)\n"
+               "  cumulo tenant create ID_TAG [--profile P] [--password-stdin]\n"
+               "                                          register and provision a tenant (keys, password)\n"
                "  cumulo tenant list                   tenants with tnId and backend profile\n"
                "  cumulo tenant show ID_TAG            one tenant as JSON\n"
                "  cumulo tenant migrate ID_TAG --to PROFILE [--batch N]\n"
@@ -150,10 +153,40 @@ int main(int argc, char** argv) {
       auto as_json = [](const cumulo::app::TenantRecord& r) {
         return nlohmann::json{{"tnId", r.tn_id}, {"idTag", r.id_tag}, {"profile", r.profile}, {"createdAt", r.created_at}};
       };
-      if (args[1] == "create" && (args.size() == 3 || (args.size() == 5 && args[3] == "--profile"))) {
-        const std::string profile = args.size() == 5 ? args[4] : cfg.default_profile;
+      if (args[1] == "create" && args.size() >= 3) {
+        std::string profile = cfg.default_profile;
+        bool password_stdin = false;
+        for (size_t i = 3; i < args.size(); ++i) {
+          if (args[i] == "--profile" && i + 1 < args.size()) profile = args[++i];
+          else if (args[i] == "--password-stdin") password_stdin = true;
+          else return usage();
+        }
         if (!cfg.profiles.count(profile)) throw cumulo::app::ConfigError("unknown profile '" + profile + "'");
+        std::optional<std::string> password;
+        if (password_stdin) {
+          std::string line;
+          std::getline(std::cin, line);
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          if (line.empty()) throw cumulo::app::ConfigError("--password-stdin: no password on stdin");
+          password = line;
+        }
         auto r = reg.create(args[2], profile);
+        // Provision through the tenant's own adapters: tenant record, P-384
+        // profile key, VAPID key, password (spec/core.md §2.5).
+        if (cfg.plugin_dirs.empty()) cfg.plugin_dirs = cumulo::app::default_plugin_dirs();
+        cumulo::plugins::PluginManager pm(cfg.plugin_dirs, cfg.data_dir / ".plugin-cache");
+        pm.load_all();
+        {
+          cumulo::app::Backends backends(cfg, pm);
+          backends.rebind();
+          cumulo::auth::KeyRing keys(backends);
+          cumulo::app::ProvisionOptions po;
+          po.password = password;
+          auto t = backends.tenant(r.id_tag);
+          if (!t) throw std::runtime_error("tenant " + r.id_tag + " vanished from the registry");
+          cumulo::app::provision_tenant(backends, keys, *t, po, static_cast<int64_t>(std::time(nullptr)));
+          std::cerr << "provisioned with profile key " << keys.signing_key(*t).key_id << "\n";
+        }
         std::cout << as_json(r).dump(2) << "\n";
         std::cerr << "created; a running server picks it up on SIGHUP or POST /api/_admin/plugins/reload\n";
         return 0;

@@ -11,6 +11,7 @@ PACKAGES=(
   curl wrk nginx-light procps python3
   postgresql libpq-dev liblmdb-dev librocksdb-dev
   libsqlite3-dev libcrypt-dev
+  libcurl4-openssl-dev pebble
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

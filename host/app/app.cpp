@@ -14,6 +14,9 @@
 #include <sstream>
 
 #include "api/metrics.hpp"
+#include "api/services.hpp"
+#include "app/certificates.hpp"
+#include "app/provision.hpp"
 #include "app/data_lock.hpp"
 #include "app/dispatcher.hpp"
 #include "app/meta_task_store.hpp"
@@ -163,6 +166,8 @@ void App::load_certificates() {
       }
     }
   }
+  // ACME certificates from the auth adapter win over the placeholders above.
+  if (certificates_) certificates_->load_all();
 }
 
 void App::start_scheduler() {
@@ -181,6 +186,25 @@ void App::start_scheduler() {
   scheduler_->start();
 }
 
+// Every registered tenant is brought to the provisioned state (idempotent:
+// a crash mid-way resumes here). The base tenant gets BASE_PASSWORD and SADM.
+void App::provision_tenants() {
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  for (const auto& t : backends_->tenants()) {
+    ProvisionOptions o;
+    if (t.id_tag == cfg_.base_id_tag) {
+      if (!cfg_.base_password.empty()) o.password = cfg_.base_password;
+      o.roles = {"SADM"};
+    }
+    try {
+      provision_tenant(*backends_, services_->keys, t, o, now);
+    } catch (const std::exception& e) {
+      // One broken tenant must not keep the others offline; /ready shows it.
+      spdlog::error("provisioning tenant {} failed: {}", t.id_tag, e.what());
+    }
+  }
+}
+
 void App::start() {
   if (started_) return;
   // A migration rewrites tenants' data and bindings: never serve beside one.
@@ -192,6 +216,10 @@ void App::start() {
   size_t refused = std::count_if(reports.begin(), reports.end(), [](const auto& r) { return r.status == "refused"; });
   backends_->rebind();
   start_scheduler();
+  services_ = std::make_unique<api::Services>(*this);
+  provision_tenants();
+  services_->load_revocations();
+  certificates_ = std::make_unique<CertificateManager>(cfg_, *backends_, net_->certs);
   load_certificates();
 
   auto& n = *net_;
@@ -235,6 +263,18 @@ void App::start() {
     http_port_ = n.http->start();
   }
   for (auto& io : n.ios) n.threads.emplace_back([ctx = io.get()] { ctx->run(); });
+  // After the listeners: HTTP-01 validation needs the port-80 listener up.
+  if (certificates_->enabled()) {
+    if (scheduler_) {
+      try {
+        certificates_->schedule(*scheduler_);
+      } catch (const std::exception& e) {
+        spdlog::error("scheduling certificate renewal failed: {}", e.what());
+      }
+    } else {
+      spdlog::error("ACME is on but the scheduler is off (no tasks part in profile {}): certificates are not renewed", cfg_.default_profile);
+    }
+  }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("cumulo ready in {:.1f} ms: {} plugins loaded, {} refused, {} tenants, mode {}", ms, plugins_->loaded_count(), refused, backends_->tenants().size(), cfg_.mode);
 }
@@ -245,6 +285,8 @@ std::vector<plugins::PluginReport> App::reload() {
   backends_->reload_tenants();
   backends_->rebind();
   if (!scheduler_) start_scheduler();  // its meta plugin may have just arrived
+  for (const auto& t : backends_->tenants()) services_->keys.invalidate(t.id_tag);  // a tenant may have moved
+  provision_tenants();                  // tenants created by the CLI since
   try {
     load_certificates();
   } catch (const std::exception& e) {

@@ -21,9 +21,14 @@ class TaskStore;
 class SystemClock;
 }  // namespace cumulo::runtime
 
+namespace cumulo::api {
+class Services;
+}
+
 namespace cumulo::app {
 
 class DataDirLock;
+class CertificateManager;
 
 /// ../plugins and ../lib/cumulo/plugins relative to the running binary.
 std::vector<std::filesystem::path> default_plugin_dirs();
@@ -58,11 +63,16 @@ class App {
   runtime::WorkerPool& workers() { return *workers_; }
   /// Null when the default profile's meta adapter has no tasks part.
   runtime::Scheduler* scheduler() { return scheduler_.get(); }
+  /// Keys, authentication and guards of the Cloudillo API (after start()).
+  api::Services& services() { return *services_; }
+  /// ACME challenges, stored certificates and renewal (after start()).
+  CertificateManager& certificates() { return *certificates_; }
 
  private:
   struct Net;
   void load_certificates();
   void start_scheduler();
+  void provision_tenants();
 
   Config cfg_;
   std::string admin_token_;
@@ -72,6 +82,8 @@ class App {
   std::unique_ptr<runtime::SystemClock> clock_;
   std::unique_ptr<runtime::TaskStore> task_store_;
   std::unique_ptr<runtime::Scheduler> scheduler_;
+  std::unique_ptr<api::Services> services_;
+  std::unique_ptr<CertificateManager> certificates_;
   std::unique_ptr<Net> net_;
   uint16_t port_ = 0, http_port_ = 0;
   std::mutex reload_mu_;

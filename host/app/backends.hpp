@@ -67,6 +67,7 @@ class Backends {
   std::optional<TenantInfo> tenant_for_host(std::string_view host) const;
   std::vector<TenantInfo> tenants() const;
   std::vector<std::string> profile_names() const;
+  const std::string& default_profile() const { return cfg_.default_profile; }
 
  private:
   const Config& cfg_;

@@ -94,7 +94,7 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
     static const std::set<std::string> known = {"mode", "listen", "listenHttp", "dataDir", "baseIdTag", "baseAppDomain", "basePassword", "pluginDirs",
                                                 "adminToken", "trustedProxies", "bodyLimit", "headerLimit", "requestTimeoutMs", "shutdownGraceMs",
                                                 "ioThreads", "blockingThreads", "workers", "logLevel", "logFormat", "defaultProfile", "profiles",
-                                                "tenants", "certs", "extensions"};
+                                                "tenants", "certs", "extensions", "auth", "outbound", "acme"};
     for (auto& [k, _] : j.items())
       if (!known.count(k)) throw ConfigError("unknown config key '" + k + "' (see docs/operations.md)");
   }
@@ -128,6 +128,31 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   get(j, "logLevel", c.log_level);
   get(j, "logFormat", c.log_format);
   get(j, "defaultProfile", c.default_profile);
+  auto section = [&](const char* name, const std::set<std::string>& keys) -> const json* {
+    if (!j.contains(name)) return nullptr;
+    const auto& o = j[name];
+    if (!o.is_object()) throw ConfigError(std::string("'") + name + "' must be an object");
+    for (auto& [k, _] : o.items())
+      if (!keys.count(k)) throw ConfigError("unknown config key '" + std::string(name) + "." + k + "'");
+    return &o;
+  };
+  if (auto* a = section("auth", {"loginFailureDelayMs", "lockoutMaxFailures", "lockoutSeconds", "rateLimits"})) {
+    get(*a, "loginFailureDelayMs", c.auth.login_failure_delay_ms);
+    get(*a, "lockoutMaxFailures", c.auth.lockout_max_failures);
+    get(*a, "lockoutSeconds", c.auth.lockout_seconds);
+    get(*a, "rateLimits", c.auth.rate_limits);
+  }
+  if (auto* o = section("outbound", {"resolve", "caFile", "timeoutMs"})) {
+    get(*o, "resolve", c.outbound.resolve);
+    get(*o, "caFile", c.outbound.ca_file);
+    get(*o, "timeoutMs", c.outbound.timeout_ms);
+  }
+  if (auto* a = section("acme", {"email", "directory", "caFile", "renewBeforeDays"})) {
+    get(*a, "email", c.acme.email);
+    get(*a, "directory", c.acme.directory);
+    get(*a, "caFile", c.acme.ca_file);
+    get(*a, "renewBeforeDays", c.acme.renew_before_days);
+  }
 
   // Environment overrides the file (names as the reference server uses them).
   auto env = [&](const char* name, std::string& out) {
@@ -143,6 +168,8 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   env("CUMULO_ADMIN_TOKEN", c.admin_token);
   env("LOG_LEVEL", c.log_level);
   env("LOG_FORMAT", c.log_format);
+  env("ACME_EMAIL", c.acme.email);
+  env("ACME_DIRECTORY", c.acme.directory);
   if (const char* v = getenv("PLUGIN_DIRS")) {
     c.plugin_dirs.clear();
     for (auto& d : split_list(v, ",:")) c.plugin_dirs.emplace_back(d);

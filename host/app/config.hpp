@@ -41,6 +41,31 @@ struct CertConfig {
   std::filesystem::path cert_file, key_file;
 };
 
+/// Login hardening (spec/rest-api.md §2.1, runtime.md §8).
+struct AuthConfig {
+  uint32_t login_failure_delay_ms = 1000;  // [impl]: a wrong password answers after 1 s
+  uint32_t lockout_max_failures = 5;       // consecutive wrong passwords that lock the account
+  uint32_t lockout_seconds = 900;
+  bool rate_limits = true;  // per-IP buckets (auth, federation, general, websocket)
+};
+
+/// Outbound HTTPS (remote profiles, PROXY token keys, ACME).
+struct OutboundConfig {
+  /// "host:port" → "ip:port" (CURLOPT_CONNECT_TO): local federation tests
+  /// map cl-o.<idTag>:443 to a loopback port.
+  std::map<std::string, std::string> resolve;
+  std::string ca_file;  // extra trust anchors (a test CA); empty: system store
+  uint32_t timeout_ms = 10000;
+};
+
+/// Certificates from an ACME CA by HTTP-01 (spec/core.md §6.3-6.4).
+struct AcmeConfig {
+  std::string email;  // ACME_EMAIL; empty: ACME off
+  std::string directory = "https://acme-v02.api.letsencrypt.org/directory";
+  std::string ca_file;  // trust anchor of the ACME server's own HTTPS (pebble in tests)
+  uint32_t renew_before_days = 30;
+};
+
 struct Config {
   std::string mode = "standalone";  // standalone | proxy
   std::string listen = "0.0.0.0:1443";
@@ -67,6 +92,9 @@ struct Config {
   std::vector<TenantConfig> tenants;
   std::vector<CertConfig> certs;
   std::map<std::string, std::string> extension_options;  // factory → options JSON
+  AuthConfig auth;
+  OutboundConfig outbound;
+  AcmeConfig acme;
 
   /// Reads `file` (if given and present) then applies environment variables
   /// through `getenv`. Throws ConfigError naming the offending key.

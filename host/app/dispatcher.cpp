@@ -3,10 +3,13 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <ctime>
 #include <set>
 
 #include "api/envelope.hpp"
+#include "api/services.hpp"
 #include "app/app.hpp"
+#include "app/certificates.hpp"
 #include "app/selftest.hpp"
 
 namespace cumulo::app {
@@ -124,6 +127,12 @@ std::optional<net::WsHandler> HostDispatcher::websocket(const net::HttpRequest& 
 void HostDispatcher::add_routes() {
   router_.add("GET", "/health", [](api::RouteCtx& c) { api::send_data(c.req, c.res, {{"status", "ok"}}); }, true);
 
+  // The Cloudillo API, one module per area (host/api/*_routes.cpp).
+  api::add_auth_routes(router_, app_.services());
+  api::add_profile_routes(router_, app_.services());
+  api::add_settings_routes(router_, app_.services());
+  api::add_ref_routes(router_, app_.services());
+
   // Shell discovery on the tenant's app domain ([impl]: bare {"idTag"}, CORS *).
   router_.add(
       "GET", "/.well-known/cloudillo/id-tag",
@@ -138,6 +147,17 @@ void HostDispatcher::add_routes() {
         if (id_tag.empty()) throw ApiError(404, "E-CORE-NOTFOUND", "No identity is served on " + host);
         c.res.set_header("Access-Control-Allow-Origin", "*");
         c.res.body = json{{"idTag", id_tag}}.dump();
+      },
+      true);
+
+  // ACME HTTP-01 (spec/core.md §6.3): served on the plain HTTP listener too.
+  router_.add(
+      "GET", "/.well-known/acme-challenge/{token}",
+      [this](api::RouteCtx& c) {
+        auto ka = app_.certificates().challenges().get(c.param("token"));
+        if (!ka) throw ApiError(404, "E-CORE-NOTFOUND", "No pending ACME challenge for this token");
+        c.res.content_type = "text/plain";
+        c.res.body = std::move(*ka);
       },
       true);
 
@@ -224,6 +244,17 @@ void HostDispatcher::add_routes() {
     json list = json::array();
     for (const auto& t : app_.backends().tenants()) list.push_back({{"tnId", t.tn_id}, {"idTag", t.id_tag}, {"profile", t.profile}});
     api::send_data(c.req, c.res, list);
+  });
+
+  // Runs the certificate renewal pass now (?force=true: every tenant, due or not).
+  router_.add("POST", "/api/_admin/certs/renew", [this](api::RouteCtx& c) {
+    require_admin(c.req);
+    auto& certs = app_.certificates();
+    if (!certs.enabled()) throw ApiError(409, "E-CORE-CONFLICT", "ACME is off: set acme.email (standalone mode)");
+    const bool force = c.req.query_param("force").value_or("") == "true";
+    json list = json::array();
+    for (const auto& r : certs.renew_due(static_cast<int64_t>(std::time(nullptr)), force)) list.push_back(r.to_json());
+    api::send_data(c.req, c.res, {{"results", list}});
   });
 
   // Exercises one kind of the Host tenant's backends through the SDK:

@@ -24,23 +24,37 @@ void check(int32_t st, const cm_error& err, std::string_view what) {
 void unsupported(std::string_view what) { throw PluginError(CM_UNSUPPORTED, std::string(what) + ": not provided by this adapter"); }
 
 // Runs one slot call with a fresh error slot; throws on failure.
-#define CM_CALL(slot, what, ...)                         \
-  do {                                                   \
-    if (!(slot)) unsupported(what);                      \
-    cm_error err_ = new_error();                         \
-    check((slot)(__VA_ARGS__, &err_), err_, what);       \
+#define CM_CALL(slot, what, ...)                   \
+  do {                                             \
+    if (!(slot)) unsupported(what);                \
+    cm_error err_ = new_error();                   \
+    check((slot)(__VA_ARGS__, &err_), err_, what); \
   } while (0)
 
 void AdapterHandle::health() const {
   cm_health_fn fn = nullptr;
   switch (f().kind) {
-    case CM_KIND_BLOB: fn = f().vt.blob.health; break;
-    case CM_KIND_AUTH: fn = f().vt.auth.health; break;
-    case CM_KIND_META: fn = f().vt.meta.health; break;
-    case CM_KIND_RTDB: fn = f().vt.rtdb.health; break;
-    case CM_KIND_CRDT: fn = f().vt.crdt.health; break;
-    case CM_KIND_ACTION_TYPE: fn = f().vt.action.health; break;
-    case CM_KIND_FILE_PROCESSOR: fn = f().vt.processor.health; break;
+    case CM_KIND_BLOB:
+      fn = f().vt.blob.health;
+      break;
+    case CM_KIND_AUTH:
+      fn = f().vt.auth.health;
+      break;
+    case CM_KIND_META:
+      fn = f().vt.meta.health;
+      break;
+    case CM_KIND_RTDB:
+      fn = f().vt.rtdb.health;
+      break;
+    case CM_KIND_CRDT:
+      fn = f().vt.crdt.health;
+      break;
+    case CM_KIND_ACTION_TYPE:
+      fn = f().vt.action.health;
+      break;
+    case CM_KIND_FILE_PROCESSOR:
+      fn = f().vt.processor.health;
+      break;
   }
   if (!fn) return;
   cm_error err = new_error();
@@ -55,10 +69,14 @@ namespace {
 // The dump slots of a kind's table (both NULL for kinds without them).
 std::pair<cm_export_tenant_fn, cm_import_items_fn> dump_slots(const Factory& f) {
   switch (f.kind) {
-    case CM_KIND_AUTH: return {f.vt.auth.export_tenant, f.vt.auth.import_items};
-    case CM_KIND_META: return {f.vt.meta.export_tenant, f.vt.meta.import_items};
-    case CM_KIND_RTDB: return {f.vt.rtdb.export_tenant, f.vt.rtdb.import_items};
-    default: return {nullptr, nullptr};
+    case CM_KIND_AUTH:
+      return {f.vt.auth.export_tenant, f.vt.auth.import_items};
+    case CM_KIND_META:
+      return {f.vt.meta.export_tenant, f.vt.meta.import_items};
+    case CM_KIND_RTDB:
+      return {f.vt.rtdb.export_tenant, f.vt.rtdb.import_items};
+    default:
+      return {nullptr, nullptr};
   }
 }
 }  // namespace
@@ -191,9 +209,64 @@ std::string AuthHandle::get_secret(const TenantRef& tn, std::string_view name) c
   return s.data;
 }
 
+std::string AuthHandle::find_secret(const TenantRef& tn, std::string_view name) const {
+  const auto& v = f().vt.auth;
+  if (!v.get_secret) unsupported("auth get_secret");
+  StringSink s;
+  auto ct = tn.c();
+  cm_error err = new_error();
+  int32_t st = v.get_secret(self(), &ct, to_cm(name), &s.sink, &err);
+  if (st == CM_NOT_FOUND) return {};
+  check(st, err, "auth get_secret");
+  return s.data;
+}
+
+void AuthHandle::delete_secret(const TenantRef& tn, std::string_view name) const {
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.delete_secret, "auth delete_secret", self(), &ct, to_cm(name));
+}
+
+std::string AuthHandle::list_secrets(const TenantRef& tn, std::string_view prefix) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.list_secrets, "auth list_secrets", self(), &ct, to_cm(prefix), &s.sink);
+  return s.data;
+}
+
+std::string AuthHandle::create_api_key(const TenantRef& tn, std::string_view options_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.create_api_key, "auth create_api_key", self(), &ct, to_cm(options_json), &s.sink);
+  return s.data;
+}
+
+std::string AuthHandle::validate_api_key(std::string_view key) const {
+  const auto& v = f().vt.auth;
+  if (!v.validate_api_key) unsupported("auth validate_api_key");
+  StringSink s;
+  cm_error err = new_error();
+  int32_t st = v.validate_api_key(self(), to_cm(key), &s.sink, &err);
+  if (st == CM_NOT_FOUND || st == CM_PERMISSION) return {};
+  check(st, err, "auth validate_api_key");
+  return s.data;
+}
+
+void AuthHandle::delete_api_key(const TenantRef& tn, std::string_view key_id) const {
+  auto ct = tn.c();
+  CM_CALL(f().vt.auth.delete_api_key, "auth delete_api_key", self(), &ct, to_cm(key_id));
+}
+
 // ---- meta -------------------------------------------------------------------------
 
 namespace {
+const cm_meta_tenants& tenants_of(const cm_meta_vtable& v) {
+  if (!v.tenants) unsupported("meta tenants part");
+  return *v.tenants;
+}
+const cm_meta_actions& actions_of(const cm_meta_vtable& v) {
+  if (!v.actions) unsupported("meta actions part");
+  return *v.actions;
+}
 const cm_meta_tasks& tasks_of(const cm_meta_vtable& v) {
   if (!v.tasks) unsupported("meta tasks part");
   return *v.tasks;
@@ -207,6 +280,89 @@ const cm_meta_records& records_of(const cm_meta_vtable& v) {
   return *v.records;
 }
 }  // namespace
+
+// Calls a slot whose CM_NOT_FOUND means "absent": returns "" instead of throwing.
+#define CM_FIND(slot, what, ...)                        \
+  do {                                                  \
+    if (!(slot)) unsupported(what);                     \
+    StringSink s_;                                      \
+    cm_error err_ = new_error();                        \
+    int32_t st_ = (slot)(__VA_ARGS__, &s_.sink, &err_); \
+    if (st_ == CM_NOT_FOUND) return {};                 \
+    check(st_, err_, what);                             \
+    return s_.data;                                     \
+  } while (0)
+
+std::string MetaHandle::create_tenant(std::string_view tenant_json) const {
+  StringSink s;
+  CM_CALL(tenants_of(vt()).create_tenant, "meta create_tenant", self(), to_cm(tenant_json), &s.sink);
+  return s.data;
+}
+
+std::string MetaHandle::get_tenant(const TenantRef& tn) const {
+  auto ct = tn.c();
+  CM_FIND(tenants_of(vt()).get_tenant, "meta get_tenant", self(), &ct);
+}
+
+void MetaHandle::update_tenant(const TenantRef& tn, std::string_view patch_json) const {
+  auto ct = tn.c();
+  CM_CALL(tenants_of(vt()).update_tenant, "meta update_tenant", self(), &ct, to_cm(patch_json));
+}
+
+std::string MetaHandle::list_tenants(std::string_view filter_json) const {
+  StringSink s;
+  CM_CALL(tenants_of(vt()).list_tenants, "meta list_tenants", self(), to_cm(filter_json), &s.sink);
+  return s.data;
+}
+
+void MetaHandle::upsert_profile(const TenantRef& tn, std::string_view profile_json) const {
+  auto ct = tn.c();
+  CM_CALL(tenants_of(vt()).upsert_profile, "meta upsert_profile", self(), &ct, to_cm(profile_json));
+}
+
+std::string MetaHandle::get_profile(const TenantRef& tn, std::string_view id_tag) const {
+  auto ct = tn.c();
+  CM_FIND(tenants_of(vt()).get_profile, "meta get_profile", self(), &ct, to_cm(id_tag));
+}
+
+std::string MetaHandle::list_profiles(const TenantRef& tn, std::string_view filter_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(tenants_of(vt()).list_profiles, "meta list_profiles", self(), &ct, to_cm(filter_json), &s.sink);
+  return s.data;
+}
+
+void MetaHandle::put_public_key(std::string_view key_json) const { CM_CALL(tenants_of(vt()).put_public_key, "meta put_public_key", self(), to_cm(key_json)); }
+
+std::string MetaHandle::get_public_key(std::string_view id_tag, std::string_view key_id) const {
+  CM_FIND(tenants_of(vt()).get_public_key, "meta get_public_key", self(), to_cm(id_tag), to_cm(key_id));
+}
+
+std::string MetaHandle::list_actions(const TenantRef& tn, std::string_view filter_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(actions_of(vt()).list_actions, "meta list_actions", self(), &ct, to_cm(filter_json), &s.sink);
+  return s.data;
+}
+
+std::string MetaHandle::list_settings(const TenantRef& tn, std::string_view prefix) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(settings_of(vt()).list_settings, "meta list_settings", self(), &ct, to_cm(prefix), &s.sink);
+  return s.data;
+}
+
+std::string MetaHandle::find_record(const TenantRef& tn, std::string_view coll, std::string_view key) const {
+  auto ct = tn.c();
+  CM_FIND(records_of(vt()).get_record, "meta get_record", self(), &ct, to_cm(coll), to_cm(key));
+}
+
+std::string MetaHandle::list_records(const TenantRef& tn, std::string_view coll, std::string_view filter_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(records_of(vt()).list_records, "meta list_records", self(), &ct, to_cm(coll), to_cm(filter_json), &s.sink);
+  return s.data;
+}
 
 std::string MetaHandle::create_task(std::string_view json) const {
   StringSink s;

@@ -113,12 +113,36 @@ class AuthHandle : public AdapterHandle {
   bool check_password(const TenantRef& tn, std::string_view pw) const;
   void put_secret(const TenantRef& tn, std::string_view record_json) const;
   std::string get_secret(const TenantRef& tn, std::string_view name) const;
+  /// "" when the secret does not exist.
+  std::string find_secret(const TenantRef& tn, std::string_view name) const;
+  void delete_secret(const TenantRef& tn, std::string_view name) const;
+  /// JSON array of the records whose name starts with `prefix`.
+  std::string list_secrets(const TenantRef& tn, std::string_view prefix) const;
+  std::string create_api_key(const TenantRef& tn, std::string_view options_json) const;
+  /// {"keyId","tnId","scopes"}, or "" for an unknown/expired key.
+  std::string validate_api_key(std::string_view key) const;
+  void delete_api_key(const TenantRef& tn, std::string_view key_id) const;
 };
 
 class MetaHandle : public AdapterHandle {
  public:
   using AdapterHandle::AdapterHandle;
   const cm_meta_vtable& vt() const { return f().vt.meta; }
+  // Tenants part (tenants, profiles, public keys). get_*/find_* return ""
+  // when the record does not exist.
+  bool has_tenants() const { return vt().tenants != nullptr; }
+  std::string create_tenant(std::string_view tenant_json) const;
+  std::string get_tenant(const TenantRef& tn) const;
+  void update_tenant(const TenantRef& tn, std::string_view patch_json) const;
+  std::string list_tenants(std::string_view filter_json) const;
+  void upsert_profile(const TenantRef& tn, std::string_view profile_json) const;
+  std::string get_profile(const TenantRef& tn, std::string_view id_tag) const;
+  std::string list_profiles(const TenantRef& tn, std::string_view filter_json) const;
+  void put_public_key(std::string_view key_json) const;
+  std::string get_public_key(std::string_view id_tag, std::string_view key_id) const;
+  // Actions part
+  bool has_actions() const { return vt().actions != nullptr; }
+  std::string list_actions(const TenantRef& tn, std::string_view filter_json) const;
   // Tasks part
   bool has_tasks() const { return vt().tasks != nullptr; }
   std::string create_task(std::string_view json) const;
@@ -131,11 +155,16 @@ class MetaHandle : public AdapterHandle {
   void put_setting(const TenantRef& tn, std::string_view key, std::string_view value_json) const;
   std::string get_setting(const TenantRef& tn, std::string_view key) const;
   void delete_setting(const TenantRef& tn, std::string_view key) const;
+  /// One JSON object {key: value, …} of the settings whose key starts with `prefix`.
+  std::string list_settings(const TenantRef& tn, std::string_view prefix) const;
   // Records part
   bool has_records() const { return vt().records != nullptr; }
   void put_record(const TenantRef& tn, std::string_view coll, std::string_view key, std::string_view json) const;
   std::string get_record(const TenantRef& tn, std::string_view coll, std::string_view key) const;
   void delete_record(const TenantRef& tn, std::string_view coll, std::string_view key) const;
+  /// "" when the record does not exist.
+  std::string find_record(const TenantRef& tn, std::string_view coll, std::string_view key) const;
+  std::string list_records(const TenantRef& tn, std::string_view coll, std::string_view filter_json) const;
 };
 
 class RtdbHandle : public AdapterHandle {

@@ -1,5 +1,6 @@
 #include "support/client.hpp"
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <boost/asio.hpp>
@@ -74,11 +75,19 @@ Resp https(uint16_t port, const std::string& sni, const std::string& ca_pem, con
     beast::get_lowest_layer(s).expires_after(std::chrono::seconds(20));
     beast::get_lowest_layer(s).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     s.handshake(asio::ssl::stream_base::client);
-    std::string cn;
+    std::string cn, cert_pem;
     if (X509* cert = SSL_get1_peer_certificate(s.native_handle())) {
       char buf[256] = {};
       X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
       cn = buf;
+      if (BIO* b = BIO_new(BIO_s_mem())) {
+        if (PEM_write_bio_X509(b, cert) == 1) {
+          char* data = nullptr;
+          const long n = BIO_get_mem_data(b, &data);
+          cert_pem.assign(data, static_cast<size_t>(n));
+        }
+        BIO_free(b);
+      }
       X509_free(cert);
     }
     Req rr = r;
@@ -90,6 +99,7 @@ Resp https(uint16_t port, const std::string& sni, const std::string& ca_pem, con
     bhttp::read(s, buf, res);
     auto out = convert(res);
     out.peer_cn = cn;
+    out.peer_cert_pem = std::move(cert_pem);
     beast::error_code ec;
     s.shutdown(ec);
     return out;

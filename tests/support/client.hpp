@@ -14,8 +14,9 @@ struct Resp {
   unsigned status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
-  std::string peer_cn;  // HTTPS only: subject CN of the server certificate
-  bool ok = false;      // transport succeeded
+  std::string peer_cn;        // HTTPS only: subject CN of the server certificate
+  std::string peer_cert_pem;  // HTTPS only: the server's leaf certificate (PEM)
+  bool ok = false;            // transport succeeded
   std::string error;
 };
 

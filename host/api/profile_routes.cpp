@@ -1,0 +1,344 @@
+// Profiles (spec/rest-api.md §2.2-2.3, core.md §3.2-3.3): the tenant's own
+// profile (/api/me*) and its view of other identities (/api/profiles*).
+//
+// The own profile is the meta tenant record {idTag, name, type "P"|"C",
+// profilePic, coverPic, x}; keys come from the KeyRing. Other identities
+// are the tenant's meta profiles, which also hold the relationship state
+// (following, follower, connected, status, trust, hiddenInHome).
+//
+// `x` visibility (/api/me/full): `x` is a flat string map. A key's section
+// is the part before its first '.', and the key "<section>.vis" holds the
+// section's visibility code: P public, V any authenticated caller, F
+// followers (and connections), C connections; any other code is owner-only.
+// Sections without a ".vis" key are public. The ".vis" keys themselves are
+// shown to the owner only.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api/envelope.hpp"
+#include "api/iso_time.hpp"
+#include "api/services.hpp"
+#include "identity/base64url.hpp"
+#include "identity/content_id.hpp"
+
+namespace cumulo::api {
+
+using json = nlohmann::json;
+
+namespace {
+
+json tenant_record(const TenantScope& t) {
+  const auto rec = t.meta().get_tenant(t.ref());
+  if (rec.empty()) throw ApiError(404, "E-CORE-NOTFOUND", "No profile for " + t.info.id_tag);
+  return json::parse(rec);
+}
+
+const char* wire_type(const json& rec) {
+  const auto it = rec.find("type");
+  if (it == rec.end() || !it->is_string()) return "person";
+  const auto& v = it->get_ref<const std::string&>();
+  return v == "C" || v == "community" ? "community" : "person";
+}
+
+void copy_string(const json& from, json& to, const char* key) {
+  if (auto it = from.find(key); it != from.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) to[key] = *it;
+}
+
+/// ProfileInfo {idTag, name, type, profilePic?}.
+json profile_info(const json& rec, const std::string& id_tag) {
+  json p = {
+      {"idTag", id_tag}, {"name", rec.value("name", json(id_tag)).is_string() ? rec.value("name", json(id_tag)) : json(id_tag)}, {"type", wire_type(rec)}};
+  copy_string(rec, p, "profilePic");
+  return p;
+}
+
+/// The relationship state of a cached profile (ProfileWithStatus).
+json profile_with_status(const json& rec, bool with_relationship) {
+  json p = profile_info(rec, rec.value("idTag", ""));
+  if (!with_relationship) return p;
+  for (const char* k : {"status", "following", "follower", "connected", "trust", "hiddenInHome"})
+    if (auto it = rec.find(k); it != rec.end() && !it->is_null()) p[k] = *it;
+  return p;
+}
+
+json me_keys(Services& s, const TenantScope& t) {
+  json keys = json::array();
+  for (const auto& k : s.keys.public_keys(t.info)) {
+    json j = {{"keyId", k.key_id}, {"publicKey", k.public_key}};
+    if (k.expires_at) j["expiresAt"] = iso_time(*k.expires_at);
+    keys.push_back(std::move(j));
+  }
+  return keys;
+}
+
+std::string etag_of(const std::string& body) {
+  const auto d = identity::sha256(body);
+  return "\"" + identity::base64url_encode(std::string_view(reinterpret_cast<const char*>(d.data()), 16)) + "\"";
+}
+
+/// RFC 9110 §13.1.2 weak comparison over a list of tags (or "*").
+bool etag_matches(std::string_view header, const std::string& etag) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    auto tag = header.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+/// What the caller may see of `x`.
+struct Viewer {
+  bool owner = false, authenticated = false, follower = false, connected = false;
+};
+
+Viewer viewer_of(const std::optional<auth::AuthCtx>& ctx, const TenantScope& t) {
+  Viewer v;
+  if (!ctx || ctx->anonymous() || ctx->scope) return v;
+  v.authenticated = true;
+  v.owner = ctx->is_owner() || ctx->has_role("leader");
+  if (v.owner) return v;
+  const auto rec = t.meta().get_profile(t.ref(), ctx->id_tag);
+  if (rec.empty()) return v;
+  const auto p = json::parse(rec);
+  v.connected = p.value("connected", json(nullptr)) == json(true);
+  v.follower = v.connected || p.value("follower", json(nullptr)) == json(true);
+  return v;
+}
+
+std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
+
+bool may_see(const std::string& vis, const Viewer& v) {
+  if (v.owner || vis == "P") return true;
+  if (vis == "V") return v.authenticated;
+  if (vis == "F") return v.follower;
+  if (vis == "C") return v.connected;
+  return false;
+}
+
+json filter_x(const json& x, const Viewer& v) {
+  json out = json::object();
+  if (!x.is_object()) return out;
+  for (const auto& [k, val] : x.items()) {
+    const auto sec = section_of(k);
+    if (k == sec + ".vis") {
+      if (v.owner) out[k] = val;
+      continue;
+    }
+    const auto vis_it = x.find(sec + ".vis");
+    const std::string vis = vis_it != x.end() && vis_it->is_string() ? vis_it->get<std::string>() : "P";
+    if (may_see(vis, v)) out[k] = val;
+  }
+  return out;
+}
+
+bool flag(const std::string& v, const char* name) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw ApiError(400, "E-VAL-INVALID", std::string("Request validation failed: ") + name + " must be true or false");
+}
+
+uint32_t parse_limit(const net::HttpRequest& req, uint32_t dflt, uint32_t max) {
+  const auto v = req.query_param("limit");
+  if (!v || v->empty()) return dflt;
+  try {
+    size_t used = 0;
+    const long n = std::stol(*v, &used);
+    if (used == v->size() && n >= 1) return static_cast<uint32_t>(std::min<long>(n, max));
+  } catch (const std::exception&) {
+  }
+  throw ApiError(400, "E-VAL-INVALID", "Request validation failed: limit must be a positive integer");
+}
+
+const std::set<std::string> kStatuses = {"A", "B", "M", "S", "X"};
+
+}  // namespace
+
+void add_profile_routes(Router& r, Services& s) {
+  // Public and cacheable: peers read the signing keys here.
+  r.add("GET", "/api/me", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    const auto rec = tenant_record(t);
+    json data = profile_info(rec, t.info.id_tag);
+    data["keys"] = me_keys(s, t);
+    const auto etag = etag_of(data.dump());
+    c.res.set_header("ETag", etag);
+    c.res.set_header("Cache-Control", "no-cache");
+    if (auto inm = c.req.header("If-None-Match"); inm && etag_matches(*inm, etag)) {
+      c.res.status = 304;
+      c.res.content_type.clear();
+      return;
+    }
+    send_data(c.req, c.res, data);
+  });
+
+  r.add("GET", "/api/me/keys", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    json keys = json::array();
+    for (const auto& k : s.keys.public_keys(t.info))
+      keys.push_back({{"keyId", k.key_id},
+                      {"publicKey", k.public_key},
+                      {"createdAt", k.created_at},
+                      {"expiresAt", k.expires_at ? json(*k.expires_at) : json(nullptr)},
+                      {"keyType", k.key_type}});
+    send_data(c.req, c.res, keys);
+  });
+
+  r.add("GET", "/api/me/full", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    const auto ctx = s.auth_optional(c.req, t);
+    const auto rec = tenant_record(t);
+    json data = profile_info(rec, t.info.id_tag);
+    copy_string(rec, data, "coverPic");
+    data["keys"] = me_keys(s, t);
+    auto x = filter_x(rec.value("x", json::object()), viewer_of(ctx, t));
+    if (!x.empty()) data["x"] = std::move(x);
+    c.res.set_header("Cache-Control", "no-store");
+    send_data(c.req, c.res, data);
+  });
+
+  // [impl] answers bare {profile: ProfileInfo}. The /api/me ETag is a hash
+  // of the body, so any change here yields a new one.
+  r.add("PATCH", "/api/me", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    s.owner_required(c.req, t);
+    const auto body = parse_body(c.req);
+    if (!body.is_object()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body must be an object");
+    auto rec = tenant_record(t);
+    json patch = json::object();
+    if (auto it = body.find("name"); it != body.end()) {
+      if (!it->is_string() || it->get_ref<const std::string&>().empty() || it->get_ref<const std::string&>().size() > 200)
+        throw ApiError(400, "E-VAL-INVALID", "Request validation failed: name must be a non-empty string of at most 200 bytes");
+      patch["name"] = *it;
+    }
+    if (auto it = body.find("x"); it != body.end()) {
+      if (!it->is_object()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: x must be an object");
+      json x = rec.value("x", json::object());
+      if (!x.is_object()) x = json::object();
+      for (const auto& [k, v] : it->items()) {
+        if (k.empty()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: empty x key");
+        if (v.is_null())
+          x.erase(k);
+        else if (v.is_string())
+          x[k] = v;
+        else
+          throw ApiError(400, "E-VAL-INVALID", "Request validation failed: x." + k + " must be a string or null");
+      }
+      patch["x"] = std::move(x);
+    }
+    if (!patch.empty()) {
+      t.meta().update_tenant(t.ref(), patch.dump());
+      rec.merge_patch(patch);
+      if (patch.contains("x")) rec["x"] = patch["x"];  // merge_patch would drop keys, not replace the map
+    }
+    c.res.set_header("Cache-Control", "no-store");
+    c.res.body = json{{"profile", profile_info(rec, t.info.id_tag)}}.dump();
+  });
+
+  // Known profiles. The caller must be authenticated; relationship flags
+  // and filters are the owner's private data.
+  r.add("GET", "/api/profiles", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    const auto ctx = s.auth_required(c.req, t);
+    const bool owner = ctx.is_owner() || ctx.has_role("leader");
+    json filter = json::object();
+    if (auto q = c.req.query_param("q"); q && !q->empty())
+      filter["q"] = *q;
+    else if (auto q2 = c.req.query_param("search"); q2 && !q2->empty())
+      filter["q"] = *q2;
+    if (auto v = c.req.query_param("idTag"); v && !v->empty()) filter["idTags"] = json::array({*v});
+    for (const char* f : {"following", "follower"})
+      if (auto v = c.req.query_param(f); v && !v->empty()) filter[f] = flag(*v, f);
+    if (auto v = c.req.query_param("connected"); v && !v->empty()) {
+      // [impl] true/false/R; the doc's words are accepted too.
+      if (*v == "R" || *v == "pending")
+        filter["connected"] = "R";
+      else if (*v == "connected")
+        filter["connected"] = true;
+      else if (*v == "disconnected")
+        filter["connected"] = false;
+      else
+        filter["connected"] = flag(*v, "connected");
+    }
+    if ((filter.contains("following") || filter.contains("follower") || filter.contains("connected")) && !owner)
+      throw ApiError(403, "E-AUTH-NOPERM", "Only " + t.info.id_tag + " may filter by relationship");
+    std::optional<std::string> type;
+    if (auto v = c.req.query_param("type"); v && !v->empty()) {
+      if (*v != "person" && *v != "community") throw ApiError(400, "E-VAL-INVALID", "Request validation failed: type must be person or community");
+      type = *v;
+    }
+    std::set<std::string> statuses;
+    if (auto v = c.req.query_param("status"); v && !v->empty()) {
+      for (auto st : auth::split_roles(*v))
+        if (kStatuses.count(st)) statuses.insert(st);
+      if (statuses.empty()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: status must list A, B, M, S or X");
+    }
+    filter["limit"] = parse_limit(c.req, 20, 1000);
+    if (auto v = c.req.query_param("cursor"); v && !v->empty()) filter["cursor"] = *v;
+    const auto page = json::parse(t.meta().list_profiles(t.ref(), filter.dump()));
+    json items = json::array();
+    for (const auto& p : page.value("profiles", json::array())) {
+      // type and status are filtered here (the adapter does not know them),
+      // so a page may hold fewer than `limit` items; the cursor stays valid.
+      json view = profile_with_status(p, owner);
+      if (type && view["type"] != *type) continue;
+      const auto st = p.value("status", json(nullptr));
+      if (!statuses.empty() && !statuses.count(st.is_string() ? st.get<std::string>() : std::string("A"))) continue;
+      items.push_back(std::move(view));
+    }
+    const json next = page.value("cursor", json(nullptr));
+    c.res.set_header("Cache-Control", "no-store");
+    c.res.body =
+        json{{"data", items}, {"cursorPagination", {{"nextCursor", next}, {"hasMore", !next.is_null()}}}, {"time", iso_now()}, {"reqId", c.req.req_id}}.dump();
+  });
+
+  r.add("GET", "/api/profiles/{idTag}", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    const auto ctx = s.auth_required(c.req, t);
+    const auto& id_tag = c.param("idTag");
+    c.res.set_header("Cache-Control", "no-store");
+    if (id_tag == t.info.id_tag) return send_data(c.req, c.res, profile_info(tenant_record(t), id_tag));
+    // Remote profiles not cached yet are not fetched here (yet): 404.
+    const auto rec = t.meta().get_profile(t.ref(), id_tag);
+    if (rec.empty()) throw ApiError(404, "E-CORE-NOTFOUND", "Profile " + id_tag + " is not known");
+    send_data(c.req, c.res, profile_with_status(json::parse(rec), ctx.is_owner() || ctx.has_role("leader")));
+  });
+
+  // Local relationship state and preferences; creates a stub row if the
+  // profile is not cached yet. [impl]: 200 with an empty body.
+  r.add("PATCH", "/api/profiles/{idTag}", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    s.owner_required(c.req, t);
+    const auto& id_tag = c.param("idTag");
+    if (id_tag == t.info.id_tag) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: use PATCH /api/me for the own profile");
+    const auto body = parse_body(c.req);
+    if (!body.is_object()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body must be an object");
+    json up = {{"idTag", id_tag}};
+    auto bad = [](const std::string& what) { return ApiError(400, "E-VAL-INVALID", "Request validation failed: " + what); };
+    for (const auto& [k, v] : body.items()) {
+      if (k == "status") {
+        if (!v.is_null() && !(v.is_string() && kStatuses.count(v.get<std::string>()))) throw bad("status must be A, B, M, S, X or null");
+      } else if (k == "trust") {
+        if (!v.is_null() && v != "always" && v != "never") throw bad("trust must be always, never or null");
+      } else if (k == "hiddenInHome" || k == "following") {
+        if (!v.is_null() && !v.is_boolean()) throw bad(k + " must be a boolean or null");
+      } else if (k == "connected") {
+        if (!v.is_null() && !v.is_boolean() && v != "R") throw bad("connected must be true, false, \"R\" or null");
+      } else {
+        throw bad("unknown field " + k);
+      }
+      up[k] = v;
+    }
+    if (t.meta().get_profile(t.ref(), id_tag).empty()) up["name"] = id_tag;  // stub until synced
+    t.meta().upsert_profile(t.ref(), up.dump());
+    c.res.content_type.clear();
+    c.res.body.clear();
+  });
+}
+
+}  // namespace cumulo::api

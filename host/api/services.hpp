@@ -1,0 +1,97 @@
+// What every Cloudillo API handler needs, in one place: the Host tenant and
+// its backends, the caller (authentication), keys, and the shared guards.
+// Route modules (auth_routes.cpp, profile_routes.cpp, settings_routes.cpp,
+// ref_routes.cpp, …) each add their routes with one add_*_routes function, so
+// the dispatcher stays a list and no handler re-implements a check.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/router.hpp"
+#include "app/backends.hpp"
+#include "auth/auth_ctx.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/keyring.hpp"
+#include "identity/access_token.hpp"
+#include "identity/action_token.hpp"
+#include "net/http.hpp"
+
+namespace cumulo::app {
+class App;
+}
+
+namespace cumulo::api {
+
+/// The tenant a request addresses (Host: cl-o.<idTag>) with its backends,
+/// pinned for the request's lifetime.
+struct TenantScope {
+  app::TenantInfo info;
+  std::shared_ptr<const app::Binding> b;
+  plugins::TenantRef ref() const { return info.ref(); }
+  const app::Binding& binding() const { return *b; }
+  const plugins::MetaHandle& meta() const;  // ApiError 503 if the profile has none
+  const plugins::AuthHandle& auth() const;  // ApiError 503 if the profile has none
+};
+
+/// Per-IP rate-limit buckets (spec/runtime.md §8, rest-api.md §1.10).
+enum class RateBucket { kAuth, kFederation, kGeneral, kWebsocket, kSearch };
+
+class Services {
+ public:
+  explicit Services(app::App& app);
+  ~Services();
+
+  app::App& app;
+  auth::KeyRing keys;
+  identity::RevocationList revoked;
+  auth::Authenticator authn;
+
+  /// Unix seconds (the one clock handlers use).
+  int64_t now() const;
+
+  /// The Host tenant; ApiError 404 E-CORE-NOTFOUND if this node does not serve it.
+  TenantScope tenant(const net::HttpRequest& req) const;
+  /// Optional-auth routes: a missing or invalid credential means anonymous
+  /// (rest-api.md §1.3 "optional": an invalid token is ignored).
+  std::optional<auth::AuthCtx> auth_optional(const net::HttpRequest& req, const TenantScope& t);
+  /// "user" routes: no credential → 403 E-AUTH-NOPERM, invalid → 401
+  /// E-AUTH-UNAUTH, anonymous share-link token → 403.
+  auth::AuthCtx auth_required(const net::HttpRequest& req, const TenantScope& t);
+  /// "owner" routes: the tenant itself (or a community leader, or SADM of
+  /// this tenant) with a full (unscoped) credential → else 403.
+  auth::AuthCtx owner_required(const net::HttpRequest& req, const TenantScope& t);
+
+  /// Logout: the token stays rejected until its exp, across restarts (kept
+  /// in the tenant's meta records, collection "revoked_tokens").
+  void revoke(const TenantScope& t, const auth::AuthCtx& ctx);
+  /// Loads persisted revocations of every tenant (at start).
+  void load_revocations();
+
+  /// Counts the request against `bucket` for the client IP; over the limit
+  /// → ApiError 429 E-RATE-LIMITED (403 E-RATE-BANNED for banned clients)
+  /// with Retry-After / X-RateLimit-* headers set on `res`.
+  void rate_limit(const net::HttpRequest& req, net::HttpResponse& res, RateBucket bucket, bool no_ban = false);
+  /// Seconds the tenant's login stays locked, if it is.
+  std::optional<int64_t> lockout_remaining(const std::string& id_tag);
+  void login_failed(const std::string& id_tag, const std::string& ip);
+  void login_succeeded(const std::string& id_tag);
+
+  /// Verifies a peer's PROXY token addressed to `t` (claims, the issuer's
+  /// key fetched from its /api/me and cached, signature); ApiError 401.
+  identity::ActionClaims verify_proxy_token(const TenantScope& t, const std::string& token);
+  /// Deletes an API key (its hash and its listing record).
+  void delete_api_key(const TenantScope& t, const std::string& key_id);
+
+ private:
+  struct Guards;
+  std::unique_ptr<Guards> guards_;
+};
+
+void add_auth_routes(Router& r, Services& s);
+void add_profile_routes(Router& r, Services& s);
+void add_settings_routes(Router& r, Services& s);
+void add_ref_routes(Router& r, Services& s);
+
+}  // namespace cumulo::api

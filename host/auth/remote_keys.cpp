@@ -1,0 +1,97 @@
+#include "auth/remote_keys.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "net/http_client.hpp"
+
+namespace cumulo::auth {
+
+using json = nlohmann::json;
+
+namespace {
+constexpr int64_t kNegativeTtl = 60;  // seconds a failed lookup is remembered
+constexpr size_t kMaxFailed = 10000;
+}  // namespace
+
+RemoteKeys::RemoteKeys(app::Backends& backends, const app::OutboundConfig& cfg) : backends_(backends) {
+  net::HttpClientOptions o;
+  o.ca_file = cfg.ca_file;
+  o.connect_to = cfg.resolve;
+  o.connect_timeout_ms = cfg.timeout_ms;
+  http_ = std::make_unique<net::HttpClient>(std::move(o));
+}
+
+RemoteKeys::~RemoteKeys() = default;
+
+std::optional<RemoteKey> RemoteKeys::find(const std::string& id_tag, const std::string& key_id, int64_t now) {
+  auto b = backends_.for_profile(backends_.default_profile());
+  if (!b || !b->meta || !b->meta.has_tenants()) return std::nullopt;
+  auto lookup = [&]() -> std::optional<RemoteKey> {
+    auto rec = b->meta.get_public_key(id_tag, key_id);
+    if (rec.empty()) return std::nullopt;
+    auto j = json::parse(rec);
+    auto key = identity::EcKey::from_public_wire(j.value("publicKey", ""));
+    if (!key) return std::nullopt;
+    RemoteKey out{std::make_shared<const identity::EcKey>(std::move(*key)), std::nullopt};
+    if (j.contains("expiresAt") && j["expiresAt"].is_number_integer()) out.expires_at = j["expiresAt"].get<int64_t>();
+    return out;
+  };
+  if (auto k = lookup()) return k;
+  const std::string neg = id_tag + "\n" + key_id;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = failed_until_.find(neg); it != failed_until_.end() && it->second > now) return std::nullopt;
+  }
+  if (fetch(id_tag, now))
+    if (auto k = lookup()) return k;
+  std::lock_guard lk(mu_);
+  if (failed_until_.size() >= kMaxFailed) std::erase_if(failed_until_, [now](const auto& e) { return e.second <= now; });
+  if (failed_until_.size() < kMaxFailed) failed_until_[neg] = now + kNegativeTtl;
+  return std::nullopt;
+}
+
+bool RemoteKeys::fetch(const std::string& id_tag, int64_t now) {
+  auto b = backends_.for_profile(backends_.default_profile());
+  net::ClientRequest req;
+  req.url = "https://cl-o." + id_tag + "/api/me";
+  req.max_body = 256 << 10;
+  req.timeout_ms = 10000;
+  try {
+    auto res = http_->request(req);
+    if (res.status != 200) {
+      spdlog::info("keys of {}: GET /api/me answered {}", id_tag, res.status);
+      return false;
+    }
+    auto body = json::parse(res.body);
+    const json& me = body.contains("data") && body["data"].is_object() ? body["data"] : body;  // envelope or bare
+    if (me.value("idTag", "") != id_tag) {
+      spdlog::warn("keys of {}: /api/me names {} instead", id_tag, me.value("idTag", ""));
+      return false;
+    }
+    size_t stored = 0;
+    for (const auto& k : me.value("keys", json::array())) {
+      if (!k.is_object() || !k.contains("keyId") || !k.contains("publicKey") || !k["keyId"].is_string() || !k["publicKey"].is_string()) continue;
+      if (!identity::EcKey::from_public_wire(k["publicKey"].get<std::string>())) continue;  // not P-384 SPKI
+      json rec = {{"idTag", id_tag}, {"keyId", k["keyId"]}, {"publicKey", k["publicKey"]}};
+      // expiresAt: ISO-8601 in /api/me ([impl]); stored as Unix seconds.
+      if (k.contains("expiresAt") && k["expiresAt"].is_string()) {
+        std::tm tm{};
+        const std::string iso = k["expiresAt"];
+        if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) rec["expiresAt"] = static_cast<int64_t>(timegm(&tm));
+      } else if (k.contains("expiresAt") && k["expiresAt"].is_number_integer()) {
+        rec["expiresAt"] = k["expiresAt"];
+      }
+      b->meta.put_public_key(rec.dump());
+      ++stored;
+    }
+    (void)now;
+    return stored > 0;
+  } catch (const std::exception& e) {
+    spdlog::info("keys of {}: {}", id_tag, e.what());
+    return false;
+  }
+}
+
+}  // namespace cumulo::auth
