@@ -201,6 +201,27 @@ void add_auth_routes(Router& r, Services& s) {
     send_data(c.req, c.res, nullptr);
   });
 
+  // A one-time `password` or `welcome` ref (created by an admin or sent by
+  // mail) sets the password and logs the owner in ([impl] shape: Login).
+  r.add("POST", "/api/auth/set-password", [&s](RouteCtx& c) {
+    s.rate_limit(c.req, c.res, RateBucket::kAuth, /*no_ban=*/true);
+    auto t = s.tenant(c.req);
+    auto body = parse_body(c.req);
+    if (!body.is_object()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body must be an object");
+    const std::string ref_id = str_field(body, "refId"), next = str_field(body, "newPassword");
+    if (next.find_first_not_of(" \t\r\n") == std::string::npos || next.size() < 8)
+      throw ApiError(400, "E-VAL-INVALID", "Request validation failed: the new password must have at least 8 characters");
+    // Validate first, consume only once the type is right.
+    auto ref = consume_ref(s, t, ref_id, /*dry_run=*/true);
+    const std::string type = ref.value("type", "");
+    if (type != "password" && type != "welcome") throw ApiError(403, "E-AUTH-NOPERM", "This reference does not set a password");
+    consume_ref(s, t, ref_id, /*dry_run=*/false);
+    t.auth().set_password(t.ref(), next);
+    s.login_succeeded(t.info.id_tag);
+    auto roles = s.authn.tenant_roles(t.info, t.binding());
+    send_data(c.req, c.res, login_json(s, t, s.authn.mint(t.info, t.info.id_tag, roles), roles));
+  });
+
   // ---- API keys: the secret's hash lives in the auth adapter; what the
   // owner lists (name, prefix, scopes, dates) in meta records "api_keys".
   r.add("GET", "/api/auth/api-keys", [&s](RouteCtx& c) {

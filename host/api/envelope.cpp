@@ -20,13 +20,17 @@ std::string iso_now() {
 }
 
 void send_data(const net::HttpRequest& req, net::HttpResponse& res, const nlohmann::json& data, unsigned status) {
+  send_data_json(req, res, data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), status);
+}
+
+void send_data_json(const net::HttpRequest& req, net::HttpResponse& res, std::string_view data_json, unsigned status) {
   res.status = status;
   // Assembled directly: the envelope's own keys need no JSON tree, and the
   // request id is already restricted to [A-Za-z0-9_.-] (no escaping needed).
   std::string body;
-  body.reserve(64 + req.req_id.size());
+  body.reserve(64 + data_json.size() + req.req_id.size());
   body += R"({"data":)";
-  body += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  body += data_json;
   body += R"(,"time":")";
   body += iso_now();
   body += R"(","reqId":")";

@@ -31,6 +31,8 @@ class ApiError : public std::runtime_error {
 std::string iso_now();
 
 void send_data(const net::HttpRequest& req, net::HttpResponse& res, const nlohmann::json& data, unsigned status = 200);
+/// The same envelope around `data_json`, already serialised (cached bodies).
+void send_data_json(const net::HttpRequest& req, net::HttpResponse& res, std::string_view data_json, unsigned status = 200);
 void send_error(const net::HttpRequest& req, net::HttpResponse& res, unsigned status, std::string_view code, std::string_view message,
                 const nlohmann::json& details = nullptr);
 

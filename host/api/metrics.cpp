@@ -9,9 +9,12 @@ namespace {
 std::string esc(std::string_view s) {
   std::string o;
   for (char c : s) {
-    if (c == '\\' || c == '"') o += '\\', o += c;
-    else if (c == '\n') o += "\\n";
-    else o += c;
+    if (c == '\\' || c == '"')
+      o += '\\', o += c;
+    else if (c == '\n')
+      o += "\\n";
+    else
+      o += c;
   }
   return o;
 }
@@ -52,7 +55,8 @@ std::string Metrics::render() const {
   std::lock_guard lk(mu_);
   o << "# HELP cumulo_http_requests_total HTTP requests by route pattern, method and status.\n# TYPE cumulo_http_requests_total counter\n";
   for (const auto& [k, n] : requests_)
-    o << "cumulo_http_requests_total{route=\"" << esc(*std::get<0>(k)) << "\",method=\"" << std::get<1>(k) << "\",status=\"" << std::get<2>(k) << "\"} " << n << "\n";
+    o << "cumulo_http_requests_total{route=\"" << esc(*std::get<0>(k)) << "\",method=\"" << std::get<1>(k) << "\",status=\"" << std::get<2>(k) << "\"} " << n
+      << "\n";
   o << "# HELP cumulo_http_request_duration_seconds Request latency.\n# TYPE cumulo_http_request_duration_seconds histogram\n";
   for (size_t i = 0; i < kBuckets.size(); ++i) o << "cumulo_http_request_duration_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << buckets_[i] << "\n";
   o << "cumulo_http_request_duration_seconds_bucket{le=\"+Inf\"} " << count_ << "\n";

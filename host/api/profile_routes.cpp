@@ -8,17 +8,25 @@
 //
 // `x` visibility (/api/me/full): `x` is a flat string map. A key's section
 // is the part before its first '.', and the key "<section>.vis" holds the
-// section's visibility code: P public, V any authenticated caller, F
-// followers (and connections), C connections; any other code is owner-only.
+// section's visibility code. Each section is an ABAC object {owner: the
+// tenant, visibility: that code} read with `profile:read`, so the engine's
+// rules apply: P public, V any authenticated caller, F followers (and
+// connections), C connections; any other code is Direct (owner-only).
 // Sections without a ".vis" key are public. The ".vis" keys themselves are
-// shown to the owner only.
+// Direct (shown to the owner only).
+//
+// Remote profiles: an identity the tenant has no profile of is fetched from
+// https://cl-o.<idTag>/api/me on first read and cached (Services::sync_profile);
+// POST /api/profiles/{idTag}/refresh refetches it.
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/envelope.hpp"
 #include "api/iso_time.hpp"
 #include "api/services.hpp"
+#include "auth/abac.hpp"
 #include "identity/base64url.hpp"
 #include "identity/content_id.hpp"
 
@@ -92,49 +100,52 @@ bool etag_matches(std::string_view header, const std::string& etag) {
   return false;
 }
 
-/// What the caller may see of `x`.
-struct Viewer {
-  bool owner = false, authenticated = false, follower = false, connected = false;
-};
-
-Viewer viewer_of(const std::optional<auth::AuthCtx>& ctx, const TenantScope& t) {
-  Viewer v;
-  if (!ctx || ctx->anonymous() || ctx->scope) return v;
-  v.authenticated = true;
-  v.owner = ctx->is_owner() || ctx->has_role("leader");
-  if (v.owner) return v;
-  const auto rec = t.meta().get_profile(t.ref(), ctx->id_tag);
-  if (rec.empty()) return v;
-  const auto p = json::parse(rec);
-  v.connected = p.value("connected", json(nullptr)) == json(true);
-  v.follower = v.connected || p.value("follower", json(nullptr)) == json(true);
-  return v;
+/// The tenant's profile of `id_tag` (or its own profile) as an ABAC object.
+auth::Object profile_object(const TenantScope& t, const std::string& id_tag, std::optional<char> vis = std::nullopt) {
+  auth::Object o;
+  o.id = id_tag;
+  o.owner = t.info.id_tag;
+  o.visibility = vis;
+  return o;
 }
 
 std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
 
-bool may_see(const std::string& vis, const Viewer& v) {
-  if (v.owner || vis == "P") return true;
-  if (vis == "V") return v.authenticated;
-  if (vis == "F") return v.follower;
-  if (vis == "C") return v.connected;
-  return false;
-}
-
-json filter_x(const json& x, const Viewer& v) {
+/// `x` as the caller may see it: one profile:read decision per visibility code.
+json filter_x(Services& s, const TenantScope& t, const std::optional<auth::AuthCtx>& ctx, const json& x) {
   json out = json::object();
   if (!x.is_object()) return out;
+  std::map<std::string, bool> seen;  // ".vis" code → allowed ("" = the .vis keys themselves)
+  auto may_see = [&](const std::string& code) {
+    auto it = seen.find(code);
+    if (it != seen.end()) return it->second;
+    // A one-character code is a visibility; anything else (and "") is Direct.
+    const auto vis = code.size() == 1 ? std::optional<char>(code[0]) : std::nullopt;
+    return seen[code] = s.authorize(t, ctx, "profile:read", profile_object(t, t.info.id_tag, vis)).allow;
+  };
   for (const auto& [k, val] : x.items()) {
     const auto sec = section_of(k);
     if (k == sec + ".vis") {
-      if (v.owner) out[k] = val;
+      if (may_see("")) out[k] = val;
       continue;
     }
     const auto vis_it = x.find(sec + ".vis");
     const std::string vis = vis_it != x.end() && vis_it->is_string() ? vis_it->get<std::string>() : "P";
-    if (may_see(vis, v)) out[k] = val;
+    if (may_see(vis.empty() ? "-" : vis)) out[k] = val;
   }
   return out;
+}
+
+/// Relationship fields are the tenant's Direct data (owner or leader).
+bool sees_relationships(Services& s, const TenantScope& t, const auth::AuthCtx& ctx, const std::string& id_tag) {
+  return s.authorize(t, ctx, "profile:read", profile_object(t, id_tag)).allow;
+}
+
+/// The tenant's cached profile of `id_tag` as the caller may see it.
+json cached_view(Services& s, const TenantScope& t, const auth::AuthCtx& ctx, const std::string& id_tag) {
+  const auto rec = t.meta().get_profile(t.ref(), id_tag);
+  if (rec.empty()) throw ApiError(404, "E-CORE-NOTFOUND", "Profile " + id_tag + " is not known");
+  return profile_with_status(json::parse(rec), sees_relationships(s, t, ctx, id_tag));
 }
 
 bool flag(const std::string& v, const char* name) {
@@ -196,7 +207,7 @@ void add_profile_routes(Router& r, Services& s) {
     json data = profile_info(rec, t.info.id_tag);
     copy_string(rec, data, "coverPic");
     data["keys"] = me_keys(s, t);
-    auto x = filter_x(rec.value("x", json::object()), viewer_of(ctx, t));
+    auto x = filter_x(s, t, ctx, rec.value("x", json::object()));
     if (!x.empty()) data["x"] = std::move(x);
     c.res.set_header("Cache-Control", "no-store");
     send_data(c.req, c.res, data);
@@ -206,7 +217,8 @@ void add_profile_routes(Router& r, Services& s) {
   // of the body, so any change here yields a new one.
   r.add("PATCH", "/api/me", [&s](RouteCtx& c) {
     const auto t = s.tenant(c.req);
-    s.owner_required(c.req, t);
+    const auto ctx = s.auth_required(c.req, t);
+    s.require(c.req, t, ctx, "profile:update", profile_object(t, t.info.id_tag));
     const auto body = parse_body(c.req);
     if (!body.is_object()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body must be an object");
     auto rec = tenant_record(t);
@@ -245,7 +257,7 @@ void add_profile_routes(Router& r, Services& s) {
   r.add("GET", "/api/profiles", [&s](RouteCtx& c) {
     const auto t = s.tenant(c.req);
     const auto ctx = s.auth_required(c.req, t);
-    const bool owner = ctx.is_owner() || ctx.has_role("leader");
+    const bool owner = sees_relationships(s, t, ctx, t.info.id_tag);
     json filter = json::object();
     if (auto q = c.req.query_param("q"); q && !q->empty())
       filter["q"] = *q;
@@ -297,24 +309,54 @@ void add_profile_routes(Router& r, Services& s) {
         json{{"data", items}, {"cursorPagination", {{"nextCursor", next}, {"hasMore", !next.is_null()}}}, {"time", iso_now()}, {"reqId", c.req.req_id}}.dump();
   });
 
+  // Profiles are readable by any verified caller the tenant has not blocked.
+  // An identity without a cached profile is fetched from its node first.
   r.add("GET", "/api/profiles/{idTag}", [&s](RouteCtx& c) {
     const auto t = s.tenant(c.req);
     const auto ctx = s.auth_required(c.req, t);
     const auto& id_tag = c.param("idTag");
+    s.require(c.req, t, ctx, "profile:read", profile_object(t, id_tag, 'V'));
     c.res.set_header("Cache-Control", "no-store");
     if (id_tag == t.info.id_tag) return send_data(c.req, c.res, profile_info(tenant_record(t), id_tag));
-    // Remote profiles not cached yet are not fetched here (yet): 404.
-    const auto rec = t.meta().get_profile(t.ref(), id_tag);
-    if (rec.empty()) throw ApiError(404, "E-CORE-NOTFOUND", "Profile " + id_tag + " is not known");
-    send_data(c.req, c.res, profile_with_status(json::parse(rec), ctx.is_owner() || ctx.has_role("leader")));
+    if (t.meta().get_profile(t.ref(), id_tag).empty()) {
+      // Unreachable or not an identity: both are "no such profile" here.
+      if (s.sync_profile(t, id_tag, false) != Services::ProfileSync::kUpdated)
+        throw ApiError(404, "E-CORE-NOTFOUND", "Profile " + id_tag + " is not known and could not be fetched");
+    }
+    send_data(c.req, c.res, cached_view(s, t, ctx, id_tag));
+  });
+
+  // Refetches a remote profile (If-None-Match with the stored etag; 304
+  // keeps it). A peer that cannot be reached → 503 for a cached profile
+  // (it stays as it was), 404 for an unknown one.
+  r.add("POST", "/api/profiles/{idTag}/refresh", [&s](RouteCtx& c) {
+    const auto t = s.tenant(c.req);
+    const auto ctx = s.auth_required(c.req, t);
+    const auto& id_tag = c.param("idTag");
+    s.require(c.req, t, ctx, "profile:update", profile_object(t, id_tag));
+    if (id_tag == t.info.id_tag) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: the own profile is not remote");
+    const bool known = !t.meta().get_profile(t.ref(), id_tag).empty();
+    switch (s.sync_profile(t, id_tag, true)) {
+      case Services::ProfileSync::kUpdated:
+      case Services::ProfileSync::kNotModified:
+        break;
+      case Services::ProfileSync::kUnreachable:
+        if (known) throw ApiError(503, "E-SYS-UNAVAIL", "The node of " + id_tag + " cannot be reached");
+        [[fallthrough]];
+      case Services::ProfileSync::kNotFound:
+        throw ApiError(404, "E-CORE-NOTFOUND", "Profile " + id_tag + " could not be fetched");
+    }
+    c.res.set_header("Cache-Control", "no-store");
+    send_data(c.req, c.res, cached_view(s, t, ctx, id_tag));
   });
 
   // Local relationship state and preferences; creates a stub row if the
   // profile is not cached yet. [impl]: 200 with an empty body.
   r.add("PATCH", "/api/profiles/{idTag}", [&s](RouteCtx& c) {
     const auto t = s.tenant(c.req);
-    s.owner_required(c.req, t);
+    const auto ctx = s.auth_required(c.req, t);
     const auto& id_tag = c.param("idTag");
+    s.require(c.req, t, ctx, "profile:update", profile_object(t, id_tag));
     if (id_tag == t.info.id_tag) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: use PATCH /api/me for the own profile");
     const auto body = parse_body(c.req);
     if (!body.is_object()) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body must be an object");
@@ -336,6 +378,7 @@ void add_profile_routes(Router& r, Services& s) {
     }
     if (t.meta().get_profile(t.ref(), id_tag).empty()) up["name"] = id_tag;  // stub until synced
     t.meta().upsert_profile(t.ref(), up.dump());
+    s.relationship_changed(id_tag);  // status/connected feed the ABAC level
     c.res.content_type.clear();
     c.res.body.clear();
   });

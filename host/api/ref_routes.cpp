@@ -11,6 +11,7 @@
 #include "api/envelope.hpp"
 #include "api/iso_time.hpp"
 #include "api/refs.hpp"
+#include "auth/abac.hpp"
 #include "identity/base64url.hpp"
 
 namespace cumulo::api {
@@ -38,9 +39,21 @@ json load(const TenantScope& t, const std::string& ref_id) {
 
 bool is_share(const std::string& type) { return type.rfind("share.", 0) == 0; }
 
-/// Owner (or leader) with a full credential; non-share types also need SADM.
-void require_manager(const auth::AuthCtx& ctx, const std::string& type) {
-  if (!is_share(type) && !ctx.has_role("SADM")) throw ApiError(403, "E-AUTH-NOPERM", "Refs of type " + type + " need the SADM role");
+/// Managing a ref of `type`, decided by the ABAC engine: the tenant's
+/// `share.*` refs are the owner's (or a leader's) objects; every other type
+/// is node administration and needs SADM (a TOP rule).
+auth::Decision may_manage(Services& s, const TenantScope& t, const std::optional<auth::AuthCtx>& ctx, const std::string& type, const std::string& ref_id) {
+  auth::Object o;
+  o.id = ref_id;
+  o.owner = t.info.id_tag;
+  return s.authorize(t, ctx, "ref:update", o, is_share(type) ? auth::Policy{} : sadm_only());
+}
+
+void require_manager(Services& s, const RouteCtx& c, const TenantScope& t, const auth::AuthCtx& ctx, const std::string& type, const std::string& ref_id = {}) {
+  auth::Object o;
+  o.id = ref_id.empty() ? "refs:" + type : ref_id;
+  o.owner = t.info.id_tag;
+  s.require(c.req, t, ctx, "ref:update", o, is_share(type) ? auth::Policy{} : sadm_only());
 }
 
 enum class State { kActive, kUsed, kExpired };
@@ -105,7 +118,7 @@ void add_ref_routes(Router& r, Services& s) {
     const auto ctx = s.owner_required(c.req, t);
     json filter = json::object();
     if (auto v = c.req.query_param("type"); v && !v->empty()) {
-      require_manager(ctx, *v);
+      require_manager(s, c, t, ctx, *v);
       filter["type"] = *v;
     }
     if (auto v = c.req.query_param("resourceId"); v && !v->empty()) filter["resourceId"] = *v;
@@ -115,9 +128,10 @@ void add_ref_routes(Router& r, Services& s) {
     const size_t offset = query_size(c.req, "offset", 0, SIZE_MAX), limit = query_size(c.req, "limit", 20, 200);
     const int64_t now = s.now();
     std::vector<json> all;
+    const bool admin = may_manage(s, t, ctx, "", "refs:*").allow;  // "" is not share.*: SADM
     for (auto& rec : json::parse(records(t).list_records(t.ref(), kRefs, filter.dump()))) {
       const std::string type = rec.value("type", "");
-      if (!is_share(type) && !ctx.has_role("SADM")) continue;  // only the types the caller may manage
+      if (!is_share(type) && !admin) continue;  // only the types the caller may manage
       const auto st = state_of(rec, now);
       if ((which == "active" && st != State::kActive) || (which == "used" && st != State::kUsed) || (which == "expired" && st != State::kExpired)) continue;
       all.push_back(std::move(rec));
@@ -144,7 +158,7 @@ void add_ref_routes(Router& r, Services& s) {
     if (type_it == body.end() || !type_it->is_string() || type_it->get_ref<const std::string&>().empty() || type_it->get_ref<const std::string&>().size() > 64)
       throw invalid("type is required");
     const std::string type = *type_it;
-    require_manager(ctx, type);
+    require_manager(s, c, t, ctx, type);
     const int64_t now = s.now();
     json rec = {{"refId", new_ref_id()}, {"type", type}, {"createdAt", now}, {"count", 1}};
     if (auto it = body.find("description"); it != body.end() && !it->is_null()) {
@@ -171,7 +185,15 @@ void add_ref_routes(Router& r, Services& s) {
       if (!it->is_string() || it->get_ref<const std::string&>().empty()) throw invalid("resourceId must be a string");
       rec["resourceId"] = *it;
     }
-    if (type == "share.file" && !rec.contains("resourceId")) throw invalid("share.file needs a resourceId");
+    if (type == "share.file") {
+      if (!rec.contains("resourceId")) throw invalid("share.file needs a resourceId");
+      // Sharing a file hands out access to it: only its owner (the tenant's
+      // files are the tenant's) or a leader may.
+      auth::Object file;
+      file.id = rec["resourceId"].get<std::string>();
+      file.owner = t.info.id_tag;
+      s.require(c.req, t, ctx, "file:share", file);
+    }
     if (auto it = body.find("accessLevel"); it != body.end() && !it->is_null()) {
       if (*it != "read" && *it != "write") throw invalid("accessLevel must be read or write");
       rec["accessLevel"] = *it;
@@ -190,8 +212,7 @@ void add_ref_routes(Router& r, Services& s) {
     const auto ctx = s.auth_optional(c.req, t);
     const auto rec = load(t, c.param("refId"));
     c.res.set_header("Cache-Control", "no-store");
-    const bool manager =
-        ctx && !ctx->anonymous() && !ctx->scope && (ctx->is_owner() || ctx->has_role("leader")) && (is_share(rec.value("type", "")) || ctx->has_role("SADM"));
+    const bool manager = ctx && !ctx->scope && may_manage(s, t, ctx, rec.value("type", ""), c.param("refId")).allow;
     if (manager) return send_data(c.req, c.res, ref_view(rec));
     if (state_of(rec, s.now()) != State::kActive) throw ApiError(410, "E-CORE-GONE", "This ref is no longer valid");
     send_data(c.req, c.res, {{"refId", rec.at("refId")}, {"type", rec.at("type")}});
@@ -202,7 +223,7 @@ void add_ref_routes(Router& r, Services& s) {
     const auto ctx = s.owner_required(c.req, t);
     std::lock_guard lock(g_consume_mu);
     const auto rec = load(t, c.param("refId"));
-    require_manager(ctx, rec.value("type", ""));
+    require_manager(s, c, t, ctx, rec.value("type", ""), c.param("refId"));
     records(t).delete_record(t.ref(), kRefs, c.param("refId"));
     c.res.set_header("Cache-Control", "no-store");
     send_data(c.req, c.res, nullptr);

@@ -45,7 +45,8 @@ const Route* Router::match(const std::string& method, const std::string& path, s
         ok = false;
         break;
       }
-      if (s.size() > 2 && s.front() == '{' && s.back() == '}') p[s.substr(1, s.size() - 2)] = segs[i];
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}')
+        p[s.substr(1, s.size() - 2)] = segs[i];
       else if (s != segs[i]) {
         ok = false;
         break;

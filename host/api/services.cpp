@@ -7,8 +7,10 @@
 
 #include "api/envelope.hpp"
 #include "app/app.hpp"
+#include "app/tenant_registry.hpp"
 #include "auth/rate_limit.hpp"
 #include "auth/remote_keys.hpp"
+#include "net/http_client.hpp"
 
 namespace cumulo::api {
 
@@ -30,30 +32,36 @@ const plugins::AuthHandle& TenantScope::auth() const {
 }
 
 struct Services::Guards {
-  auth::RateLimiter limiter;
-  auth::LoginLockout lockout;
+  ratelimit::RateLimiter limiter;
+  ratelimit::LoginLockout lockout;
   auth::RemoteKeys remote;
   Guards(const app::Config& cfg, app::Backends& b)
-      : lockout(auth::LockoutConfig{cfg.auth.lockout_max_failures, std::chrono::seconds(cfg.auth.lockout_seconds)}), remote(b, cfg.outbound) {}
+      : lockout(ratelimit::LockoutConfig{cfg.auth.lockout_max_failures, std::chrono::seconds(cfg.auth.lockout_seconds)}), remote(b, cfg.outbound) {}
 };
 
 Services::Services(app::App& a)
-    : app(a), keys(a.backends()), authn(a.backends(), keys, revoked, unix_now), guards_(std::make_unique<Guards>(a.config(), a.backends())) {}
+    : app(a),
+      keys(a.backends()),
+      authn(a.backends(), keys, revoked, unix_now),
+      guards_(std::make_unique<Guards>(a.config(), a.backends())),
+      access_(make_access()) {}
 Services::~Services() = default;
 
 namespace {
-auth::Time wall_now() { return auth::Time(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())); }
+ratelimit::Time wall_now() {
+  return ratelimit::Time(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()));
+}
 }  // namespace
 
 void Services::rate_limit(const net::HttpRequest& req, net::HttpResponse& res, RateBucket bucket, bool no_ban) {
   if (!app.config().auth.rate_limits) return;
-  static constexpr auth::Category kMap[] = {auth::Category::auth, auth::Category::federation, auth::Category::general, auth::Category::websocket,
-                                            auth::Category::search};
-  auto d = guards_->limiter.check(kMap[static_cast<int>(bucket)], req.remote_ip, wall_now(), auth::CheckOptions{no_ban});
-  for (auto& [k, v] : auth::rate_limit_headers(d)) res.set_header(k, v);
+  static constexpr ratelimit::Category kMap[] = {ratelimit::Category::auth, ratelimit::Category::federation, ratelimit::Category::general,
+                                                 ratelimit::Category::websocket, ratelimit::Category::search};
+  auto d = guards_->limiter.check(kMap[static_cast<int>(bucket)], req.remote_ip, wall_now(), ratelimit::CheckOptions{no_ban});
+  for (auto& [k, v] : ratelimit::rate_limit_headers(d)) res.set_header(k, v);
   if (d.allowed()) return;
   spdlog::info("[{}] rate limited: ip={} bucket={} reason=rate_limit_exceeded", req.req_id, req.remote_ip, static_cast<int>(bucket));
-  auto e = auth::rate_limit_error(d);
+  auto e = ratelimit::rate_limit_error(d);
   throw ApiError(e.status, e.code, e.message, e.details);
 }
 
@@ -93,6 +101,55 @@ void Services::delete_api_key(const TenantScope& t, const std::string& key_id) {
 }
 
 int64_t Services::now() const { return authn.now(); }
+
+// ---- remote profiles --------------------------------------------------------------
+
+Services::ProfileSync Services::sync_profile(const TenantScope& t, const std::string& id_tag, bool conditional) {
+  // idTags are DNS names: anything else would put a foreign host or path in the URL.
+  if (!app::TenantRegistry::valid_id_tag(id_tag) || id_tag == t.info.id_tag) return ProfileSync::kNotFound;
+  const auto& meta = t.meta();
+  json stored;
+  if (auto rec = meta.get_profile(t.ref(), id_tag); !rec.empty()) stored = json::parse(rec);
+  net::ClientRequest req = net::ClientRequest::get("https://cl-o." + id_tag + "/api/me");
+  req.max_body = 256 << 10;
+  req.timeout_ms = 10000;
+  if (conditional && stored.is_object())
+    if (auto it = stored.find("etag"); it != stored.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
+      req.headers.emplace_back("If-None-Match", it->get<std::string>());
+  net::ClientResponse res;
+  try {
+    res = guards_->remote.http().request(req);
+  } catch (const net::HttpError& e) {
+    spdlog::info("profile of {}: GET /api/me failed ({}): {}", id_tag, net::to_string(e.kind()), e.what());
+    return ProfileSync::kUnreachable;
+  }
+  if (res.status == 304 && stored.is_object()) {
+    meta.upsert_profile(t.ref(), json{{"idTag", id_tag}, {"syncedAt", now()}}.dump());
+    return ProfileSync::kNotModified;
+  }
+  if (res.status != 200) {
+    spdlog::info("profile of {}: GET /api/me answered {}", id_tag, res.status);
+    return ProfileSync::kNotFound;
+  }
+  const json body = json::parse(res.body, nullptr, false);
+  // core.md §3.2: the [impl] envelope {data:{…}} or the bare profile.
+  const json& me = body.is_object() && body.contains("data") && body["data"].is_object() ? body["data"] : body;
+  if (!me.is_object() || me.value("idTag", json()) != json(id_tag)) {
+    spdlog::warn("profile of {}: /api/me does not describe {}", id_tag, id_tag);
+    return ProfileSync::kNotFound;
+  }
+  json up = {{"idTag", id_tag}, {"syncedAt", now()}, {"etag", res.header("etag").value_or("")}};
+  const auto name = me.find("name");
+  up["name"] = name != me.end() && name->is_string() && !name->get_ref<const std::string&>().empty() ? *name : json(id_tag);
+  // type: ""/"person" (and [impl]'s "P") is a person; stored as the tenant codes.
+  const auto type = me.value("type", json(""));
+  up["type"] = type == "community" || type == "C" ? "C" : "P";
+  const auto pic = me.find("profilePic");
+  up["profilePic"] = pic != me.end() && pic->is_string() && !pic->get_ref<const std::string&>().empty() ? *pic : json(nullptr);
+  meta.upsert_profile(t.ref(), up.dump());
+  guards_->remote.store_keys(id_tag, me);
+  return ProfileSync::kUpdated;
+}
 
 TenantScope Services::tenant(const net::HttpRequest& req) const {
   auto t = app.backends().tenant_for_host(req.host);

@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "api/router.hpp"
 #include "app/backends.hpp"
@@ -21,6 +23,17 @@
 namespace cumulo::app {
 class App;
 }
+
+// The ABAC types (auth/abac.hpp) are only declared here: that header cannot
+// share a translation unit with auth/rate_limit.hpp (both define
+// auth::Level and auth::Decision), and services.cpp needs the latter.
+// Callers of authorize()/require() include auth/abac.hpp.
+namespace cumulo::auth {
+struct Subject;
+struct Object;
+struct Decision;
+struct Rule;
+}  // namespace cumulo::auth
 
 namespace cumulo::api {
 
@@ -84,10 +97,52 @@ class Services {
   /// Deletes an API key (its hash and its listing record).
   void delete_api_key(const TenantScope& t, const std::string& key_id);
 
+  // ---- access control (docs/access-control.md) ----------------------------
+  /// The ABAC subject for a caller of `t`: token id, roles and scope,
+  /// enriched with its relationship level and community roles from `t`'s
+  /// meta profiles. A scoped token (share link, session-minted scope) whose
+  /// scope has no `<res>:<id>:R|W` entry counts as anonymous; an API key's
+  /// scope is passed through as is.
+  auth::Subject subject(const TenantScope& t, const std::optional<auth::AuthCtx>& ctx);
+  /// decide(subject(t, ctx), action, o, now) with `t`'s TOP/BOTTOM policies
+  /// (none are stored yet) plus `top` for this call (e.g. sadm_only()).
+  auth::Decision authorize(const TenantScope& t, const std::optional<auth::AuthCtx>& ctx, std::string_view action, const auth::Object& o);
+  auth::Decision authorize(const TenantScope& t, const std::optional<auth::AuthCtx>& ctx, std::string_view action, const auth::Object& o,
+                           const std::vector<auth::Rule>& top);
+  /// authorize(), or ApiError 403 E-AUTH-NOPERM; every denial is logged at
+  /// info with the request id, path, subject, action, object and reason.
+  void require(const net::HttpRequest& req, const TenantScope& t, const std::optional<auth::AuthCtx>& ctx, std::string_view action, const auth::Object& o);
+  void require(const net::HttpRequest& req, const TenantScope& t, const std::optional<auth::AuthCtx>& ctx, std::string_view action, const auth::Object& o,
+               const std::vector<auth::Rule>& top);
+  /// After a handler changes how `t` relates to `id_tag` (PATCH /api/profiles).
+  void relationship_changed(const std::string& id_tag);
+  /// Relationship levels computed so far (tests check caching).
+  uint64_t relationship_lookups() const;
+
+  // ---- remote profiles (rest-api.md §2.3, core.md §3.2/§3.8) ---------------
+  enum class ProfileSync {
+    kUpdated,      // 200: the profile (and the keys it lists) were stored
+    kNotModified,  // 304 on If-None-Match: syncedAt renewed, the rest kept
+    kNotFound,     // the peer answered, but not with a profile of `id_tag`
+    kUnreachable,  // no HTTP answer (DNS, connect, TLS, timeout)
+  };
+  /// Fetches https://cl-o.<id_tag>/api/me (If-None-Match: the stored etag
+  /// when `conditional`), stores it in `t`'s meta profiles with syncedAt and
+  /// etag, and its keys in the node-global public key cache.
+  ProfileSync sync_profile(const TenantScope& t, const std::string& id_tag, bool conditional);
+
  private:
   struct Guards;
   std::unique_ptr<Guards> guards_;
+  struct Access;  // the relationship resolvers (api/access.cpp)
+  static std::shared_ptr<Access> make_access();
+  std::shared_ptr<Access> access_;
 };
+
+/// A TOP policy that denies every subject without the SADM role: node-level
+/// operations (global settings, non-share refs) where neither owning the
+/// tenant nor a community role is enough.
+const std::vector<auth::Rule>& sadm_only();
 
 void add_auth_routes(Router& r, Services& s);
 void add_profile_routes(Router& r, Services& s);

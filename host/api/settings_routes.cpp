@@ -10,6 +10,7 @@
 #include "api/services.hpp"
 #include "api/settings_registry.hpp"
 #include "app/app.hpp"
+#include "auth/abac.hpp"
 
 namespace cumulo::api {
 
@@ -59,10 +60,12 @@ st::Def def_of(const std::string& key) {
   return *d;
 }
 
-bool is_admin(const auth::AuthCtx& ctx) { return ctx.has_role("SADM"); }
-
-void require_admin(const auth::AuthCtx& ctx) {
-  if (!is_admin(ctx)) throw ApiError(403, "E-AUTH-NOPERM", "This needs the SADM role");
+/// SADM only, decided by the ABAC engine (a TOP rule: owning the tenant or a
+/// community role is not enough). `key` names the object in denial logs.
+void require_admin(Services& s, const RouteCtx& c, const TenantScope& t, const auth::AuthCtx& ctx, const std::string& key) {
+  auth::Object o;
+  o.id = "settings:" + key;  // node-level objects have no owner tenant
+  s.require(c.req, t, ctx, "settings:admin", o, sadm_only());
 }
 
 json view(const st::Def& d, json value) {
@@ -85,12 +88,12 @@ json resolve(const st::Def& d, const Store& tenant, const Store& global) {
 }
 
 /// Checks that the caller may write `d` at `level`.
-void check_write(const st::Def& d, Level level, const auth::AuthCtx& ctx) {
+void check_write(Services& s, const RouteCtx& c, const TenantScope& t, const st::Def& d, Level level, const auth::AuthCtx& ctx) {
   if (d.scope == st::Scope::kSystem || d.permission == st::Permission::kSystem)
     throw ApiError(403, "E-AUTH-NOPERM", "Setting " + d.key + " cannot be changed at run time");
   if (level == Level::kTenant && d.scope == st::Scope::kGlobal)
     throw ApiError(400, "E-VAL-INVALID", "Request validation failed: " + d.key + " is a node-wide setting (level=global)");
-  if (level == Level::kGlobal || d.permission == st::Permission::kAdmin) require_admin(ctx);
+  if (level == Level::kGlobal || d.permission == st::Permission::kAdmin) require_admin(s, c, t, ctx, d.key);
 }
 
 Level default_level(const st::Def& d) { return d.scope == st::Scope::kGlobal ? Level::kGlobal : Level::kTenant; }
@@ -109,7 +112,7 @@ void add_settings_routes(Router& r, Services& s) {
     const auto t = s.tenant(c.req);
     const auto ctx = s.owner_required(c.req, t);
     const auto level = level_of(c.req);
-    if (level == Level::kGlobal) require_admin(ctx);
+    if (level == Level::kGlobal) require_admin(s, c, t, ctx, "*");
     const auto ts = tenant_store(t), gs = global_store(s);
     // Registry keys, plus stored keys of the free-form families.
     std::set<std::string> keys;
@@ -137,7 +140,7 @@ void add_settings_routes(Router& r, Services& s) {
     const auto ctx = s.owner_required(c.req, t);
     const auto d = def_of(c.param("name"));
     const auto level = level_of(c.req);
-    if (level == Level::kGlobal) require_admin(ctx);
+    if (level == Level::kGlobal) require_admin(s, c, t, ctx, d.key);
     const auto ts = tenant_store(t), gs = global_store(s);
     json v = !level ? resolve(d, ts, gs) : level == Level::kTenant ? ts.get(d.key) : gs.get(d.key);
     if (v.is_null()) throw ApiError(404, "E-CORE-NOTFOUND", "Setting " + d.key + " has no value");
@@ -150,7 +153,7 @@ void add_settings_routes(Router& r, Services& s) {
     const auto ctx = s.owner_required(c.req, t);
     const auto d = def_of(c.param("name"));
     const auto level = level_of(c.req).value_or(default_level(d));
-    check_write(d, level, ctx);
+    check_write(s, c, t, d, level, ctx);
     const auto body = parse_body(c.req);
     if (!body.is_object() || !body.contains("value")) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: body must be {\"value\": …}");
     const auto& value = body["value"];
@@ -169,7 +172,7 @@ void add_settings_routes(Router& r, Services& s) {
     const auto d = def_of(c.param("name"));
     const auto level = level_of(c.req);
     if (!level) throw ApiError(400, "E-VAL-INVALID", "Request validation failed: level is required");
-    check_write(d, *level, ctx);
+    check_write(s, c, t, d, *level, ctx);
     const auto store = *level == Level::kTenant ? tenant_store(t) : global_store(s);
     try {
       store.meta().delete_setting(store.tn, d.key);

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace cumulo::auth {
+namespace cumulo::ratelimit {
 
 namespace {
 
@@ -602,4 +602,4 @@ std::size_t LoginLockout::size() const {
   return order_.size();
 }
 
-}  // namespace cumulo::auth
+}  // namespace cumulo::ratelimit

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace cumulo::auth {
+namespace cumulo::ratelimit {
 
 /// Wall-clock instant with nanosecond resolution; `std::chrono::system_clock::now()` converts to it.
 /// Wall clock (not steady) because `X-RateLimit-Reset` is a Unix time.
@@ -223,4 +223,4 @@ class LoginLockout {
   std::unordered_map<std::string_view, List::iterator> index_;  // views into order_'s strings
 };
 
-}  // namespace cumulo::auth
+}  // namespace cumulo::ratelimit

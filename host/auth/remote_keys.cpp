@@ -53,7 +53,6 @@ std::optional<RemoteKey> RemoteKeys::find(const std::string& id_tag, const std::
 }
 
 bool RemoteKeys::fetch(const std::string& id_tag, int64_t now) {
-  auto b = backends_.for_profile(backends_.default_profile());
   net::ClientRequest req;
   req.url = "https://cl-o." + id_tag + "/api/me";
   req.max_body = 256 << 10;
@@ -70,28 +69,40 @@ bool RemoteKeys::fetch(const std::string& id_tag, int64_t now) {
       spdlog::warn("keys of {}: /api/me names {} instead", id_tag, me.value("idTag", ""));
       return false;
     }
-    size_t stored = 0;
-    for (const auto& k : me.value("keys", json::array())) {
-      if (!k.is_object() || !k.contains("keyId") || !k.contains("publicKey") || !k["keyId"].is_string() || !k["publicKey"].is_string()) continue;
-      if (!identity::EcKey::from_public_wire(k["publicKey"].get<std::string>())) continue;  // not P-384 SPKI
-      json rec = {{"idTag", id_tag}, {"keyId", k["keyId"]}, {"publicKey", k["publicKey"]}};
-      // expiresAt: ISO-8601 in /api/me ([impl]); stored as Unix seconds.
-      if (k.contains("expiresAt") && k["expiresAt"].is_string()) {
-        std::tm tm{};
-        const std::string iso = k["expiresAt"];
-        if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) rec["expiresAt"] = static_cast<int64_t>(timegm(&tm));
-      } else if (k.contains("expiresAt") && k["expiresAt"].is_number_integer()) {
-        rec["expiresAt"] = k["expiresAt"];
-      }
-      b->meta.put_public_key(rec.dump());
-      ++stored;
-    }
+    const size_t stored = store_keys(id_tag, me);
     (void)now;
     return stored > 0;
   } catch (const std::exception& e) {
     spdlog::info("keys of {}: {}", id_tag, e.what());
     return false;
   }
+}
+
+size_t RemoteKeys::store_keys(const std::string& id_tag, const json& me) {
+  auto b = backends_.for_profile(backends_.default_profile());
+  if (!b || !b->meta || !b->meta.has_tenants() || !me.is_object()) return 0;
+  size_t stored = 0;
+  for (const auto& k : me.value("keys", json::array())) {
+    if (!k.is_object() || !k.contains("keyId") || !k.contains("publicKey") || !k["keyId"].is_string() || !k["publicKey"].is_string()) continue;
+    if (!identity::EcKey::from_public_wire(k["publicKey"].get<std::string>())) continue;  // not P-384 SPKI
+    json rec = {{"idTag", id_tag}, {"keyId", k["keyId"]}, {"publicKey", k["publicKey"]}};
+    // expiresAt: ISO-8601 in /api/me ([impl]); stored as Unix seconds.
+    if (k.contains("expiresAt") && k["expiresAt"].is_string()) {
+      std::tm tm{};
+      const std::string iso = k["expiresAt"];
+      if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) rec["expiresAt"] = static_cast<int64_t>(timegm(&tm));
+    } else if (k.contains("expiresAt") && k["expiresAt"].is_number_integer()) {
+      rec["expiresAt"] = k["expiresAt"];
+    }
+    b->meta.put_public_key(rec.dump());
+    ++stored;
+  }
+  if (stored) {
+    // Keys that were missing a moment ago may be among them.
+    std::lock_guard lk(mu_);
+    std::erase_if(failed_until_, [&](const auto& e) { return e.first.compare(0, id_tag.size() + 1, id_tag + "\n") == 0; });
+  }
+  return stored;
 }
 
 }  // namespace cumulo::auth

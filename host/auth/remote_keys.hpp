@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,9 @@ class RemoteKeys {
   std::optional<RemoteKey> find(const std::string& id_tag, const std::string& key_id, int64_t now);
   /// The outbound client (shared with other callers: remote profiles).
   net::HttpClient& http() { return *http_; }
+  /// Caches the keys a `/api/me` profile object of `id_tag` lists (callers
+  /// that fetched it for other reasons, e.g. remote profiles); the count stored.
+  size_t store_keys(const std::string& id_tag, const nlohmann::json& me);
 
  private:
   /// Fetches /api/me and caches every key it lists; false if unreachable.

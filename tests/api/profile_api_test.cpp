@@ -161,10 +161,45 @@ TEST(ProfileApi, PrivateXSectionsStayPrivate) {
   EXPECT_EQ(x_seen("alice.test", visitor), json({{"bio", "hello"}, {"members.wiki", "wiki.example"}}));
   auto sc = scope_of(h, "alice.test");
   sc.meta().upsert_profile(sc.ref(), json{{"idTag", "bob.test"}, {"name", "Bob"}, {"follower", true}}.dump());
+  h.app().services().relationship_changed("bob.test");  // as the FLLW handler does after this write
   EXPECT_EQ(x_seen("alice.test", visitor), json({{"bio", "hello"}, {"members.wiki", "wiki.example"}, {"fans.news", "tour dates"}}));
   ASSERT_EQ(call(h, "PATCH", "/api/profiles/bob.test", "alice.test", alice, {{"connected", true}}).status, 200);
   EXPECT_EQ(x_seen("alice.test", visitor),
             json({{"bio", "hello"}, {"members.wiki", "wiki.example"}, {"fans.news", "tour dates"}, {"friends.note", "see you"}}));
+}
+
+// Relationship levels come from the ABAC resolver: cached per (tenant,
+// idTag), dropped when PATCH /api/profiles changes the relationship.
+TEST(ProfileApi, AbacRelationsCachedAndInvalidatedByPatch) {
+  TestHost h(kTwoTenants, builtin_plugins());
+  auto& svc = h.app().services();
+  const auto alice = mint(h, "alice.test", "alice.test"), visitor = mint(h, "alice.test", "bob.test");
+  ASSERT_EQ(call(h, "PATCH", "/api/me", "alice.test", alice, {{"x", {{"bio", "hi"}, {"fans.news", "tour"}, {"fans.vis", "F"}}}}).status, 200);
+  auto x_seen = [&] { return body(call(h, "GET", "/api/me/full", "alice.test", visitor))["data"].value("x", json::object()); };
+  ASSERT_EQ(call(h, "PATCH", "/api/profiles/bob.test", "alice.test", alice, {{"following", true}}).status, 200);
+  EXPECT_EQ(x_seen(), json({{"bio", "hi"}}));
+  const auto lookups = svc.relationship_lookups();
+  EXPECT_EQ(x_seen(), json({{"bio", "hi"}}));
+  EXPECT_EQ(svc.relationship_lookups(), lookups) << "a cached relation needs no profile lookup";
+
+  // Blocking bob takes effect at once: no section, not even public ones, and no profiles.
+  ASSERT_EQ(call(h, "PATCH", "/api/profiles/bob.test", "alice.test", alice, {{"status", "B"}}).status, 200);
+  EXPECT_EQ(x_seen(), json::object());
+  auto blocked = call(h, "GET", "/api/profiles/alice.test", "alice.test", visitor);
+  EXPECT_EQ(blocked.status, 403);
+  EXPECT_EQ(error_code(blocked), "E-AUTH-NOPERM");
+  ASSERT_EQ(call(h, "PATCH", "/api/profiles/bob.test", "alice.test", alice, {{"status", "A"}}).status, 200);
+  EXPECT_EQ(x_seen(), json({{"bio", "hi"}}));
+  EXPECT_EQ(call(h, "GET", "/api/profiles/alice.test", "alice.test", visitor).status, 200);
+
+  // A community role in the tenant's profile of bob makes him a leader:
+  // he may then update the profile (the token alone does not say so).
+  EXPECT_EQ(call(h, "PATCH", "/api/me", "alice.test", visitor, {{"name", "by bob"}}).status, 403);
+  auto sc = scope_of(h, "alice.test");
+  sc.meta().upsert_profile(sc.ref(), json{{"idTag", "bob.test"}, {"roles", {"leader"}}}.dump());
+  svc.relationship_changed("bob.test");
+  EXPECT_EQ(call(h, "PATCH", "/api/me", "alice.test", visitor, {{"name", "by bob"}}).status, 200);
+  EXPECT_EQ(x_seen(), json({{"bio", "hi"}, {"fans.news", "tour"}, {"fans.vis", "F"}}));
 }
 
 TEST(ProfileApi, ProfilesListGetAndRelationships) {

@@ -91,35 +91,14 @@ TEST(AuthProcess, LoginMeUpdateLogoutThenTokenRejected) {
   fs::create_directories(plugins);
   for (const auto& p : builtin_plugins()) fs::copy_file(p, plugins / p.filename());
   const uint16_t port = free_port();
-  auto spawn = [&] {
-    pid_t child = ::fork();
-    if (child == 0) {
-      ::setenv("MODE", "proxy", 1);
-      ::setenv("LISTEN", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
-      ::setenv("DATA_DIR", (tmp.path / "data").c_str(), 1);
-      ::setenv("BASE_ID_TAG", "alice.test", 1);
-      ::setenv("BASE_PASSWORD", "correct horse battery", 1);
-      ::setenv("PLUGIN_DIRS", plugins.c_str(), 1);
-      ::setenv("LOG_LEVEL", "warn", 1);
-      ::execl(CUMULO_BINARY, "cumulo", "serve", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    return child;
-  };
-  pid_t pid = spawn();
-  ASSERT_GE(pid, 0);
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } reaper{pid};
-  Req ready;
-  ready.target = "/ready";
-  ASSERT_TRUE(eventually([&] { return http(port, ready).status == 200; }, std::chrono::seconds(120)));
+  ServeProcess server({{"MODE", "proxy"},
+                       {"LISTEN", "127.0.0.1:" + std::to_string(port)},
+                       {"DATA_DIR", (tmp.path / "data").string()},
+                       {"BASE_ID_TAG", "alice.test"},
+                       {"BASE_PASSWORD", "correct horse battery"},
+                       {"PLUGIN_DIRS", plugins.string()},
+                       {"LOG_LEVEL", "warn"}});
+  ASSERT_TRUE(server.wait_ready(port));
   const std::string host = "cl-o.alice.test";
 
   // Wrong password: 403 E-AUTH-NOPERM ([impl]), after the fixed delay.
@@ -151,11 +130,8 @@ TEST(AuthProcess, LoginMeUpdateLogoutThenTokenRejected) {
   EXPECT_EQ(json::parse(call(port, "GET", "/api/me", host).body)["data"]["name"], "Alice Liddell");
 
   // Logout survives a restart: the revocation is persisted.
-  ::kill(pid, SIGTERM);
-  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
-  reaper.pid = spawn();
-  ASSERT_GE(reaper.pid, 0);
-  ASSERT_TRUE(eventually([&] { return http(port, ready).status == 200; }, std::chrono::seconds(120)));
+  server.restart();
+  ASSERT_TRUE(server.wait_ready(port));
   EXPECT_EQ(call(port, "PATCH", "/api/me", host, token, json{{"name", "Mallory"}}.dump()).status, 401);
   // BASE_PASSWORD on a later start does not reset the password, and login still works.
   EXPECT_FALSE(login(port, "alice.test", "correct horse battery").empty());
@@ -363,4 +339,29 @@ TEST(AuthProxy, CrossNodeAccessTokenFromProxyToken) {
   bad[bad.size() - 3] = bad[bad.size() - 3] == 'A' ? 'B' : 'A';
   EXPECT_EQ(call(node_b.port(), "GET", "/api/auth/access-token?token=" + bad, "cl-o.bob.test").status, 401);
   EXPECT_EQ(call(node_b.port(), "GET", "/api/auth/access-token?token=garbage", "cl-o.bob.test").status, 401);
+}
+
+TEST(AuthPassword, SetPasswordWithOneTimeRef) {
+  AuthHost h;
+  const std::string token = login(h.port(), "alice.test", "alice-password-1");
+  auto created = call(h.port(), "POST", "/api/refs", "cl-o.alice.test", token, json{{"type", "password"}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string ref = json::parse(created.body)["data"]["refId"];
+  auto set = [&](const std::string& id, const std::string& pw) {
+    return call(h.port(), "POST", "/api/auth/set-password", "cl-o.alice.test", "", json{{"refId", id}, {"newPassword", pw}}.dump());
+  };
+  EXPECT_EQ(set(ref, "short").status, 400);
+  auto ok = set(ref, "reset-password-2");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["data"]["idTag"], "alice.test");
+  EXPECT_FALSE(json::parse(ok.body)["data"]["token"].get<std::string>().empty());
+  // One use only; unknown refs are 404.
+  EXPECT_EQ(set(ref, "another-password-3").status, 410);
+  EXPECT_EQ(set("no-such-ref", "another-password-3").status, 404);
+  login(h.port(), "alice.test", "alice-password-1", 403);
+  login(h.port(), "alice.test", "reset-password-2");
+  // A share link cannot set a password.
+  auto share = call(h.port(), "POST", "/api/refs", "cl-o.alice.test", token, json{{"type", "share.file"}, {"resourceId", "f1~x"}}.dump());
+  ASSERT_EQ(share.status, 201) << share.body;
+  EXPECT_EQ(set(json::parse(share.body)["data"]["refId"], "hijacked-password-4").status, 403);
 }

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace cumulo::auth {
+namespace cumulo::ratelimit {
 namespace {
 
 using std::chrono::hours;
@@ -502,4 +502,4 @@ TEST(Lockout, ConcurrentFailuresCountExactly) {
 }
 
 }  // namespace
-}  // namespace cumulo::auth
+}  // namespace cumulo::ratelimit

@@ -21,35 +21,16 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   fs::create_directories(plugins);
   for (const auto& p : builtin_plugins()) fs::copy_file(p, plugins / p.filename());
   const uint16_t port = free_port();
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::setenv("MODE", "proxy", 1);
-    ::setenv("LISTEN", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
-    ::setenv("DATA_DIR", (tmp.path / "data").c_str(), 1);
-    ::setenv("BASE_ID_TAG", "alice.test", 1);
-    ::setenv("PLUGIN_DIRS", plugins.c_str(), 1);
-    ::setenv("CUMULO_ADMIN_TOKEN", "proc-token", 1);
-    ::setenv("LOG_FORMAT", "json", 1);
-    ::execl(CUMULO_BINARY, "cumulo", "serve", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  // Whatever fails below, the child must not outlive the test (ctest would
-  // wait on its inherited pipes until the timeout).
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } reaper{pid};
-  Req ready;
-  ready.target = "/ready";
+  ServeProcess server({{"MODE", "proxy"},
+                       {"LISTEN", "127.0.0.1:" + std::to_string(port)},
+                       {"DATA_DIR", (tmp.path / "data").string()},
+                       {"BASE_ID_TAG", "alice.test"},
+                       {"PLUGIN_DIRS", plugins.string()},
+                       {"CUMULO_ADMIN_TOKEN", "proc-token"},
+                       {"LOG_FORMAT", "json"}});
   // Generous: under ASan+UBSan on a loaded 2-core machine, mapping every
   // instrumented plugin takes tens of seconds. The poll returns as soon as it is up.
-  ASSERT_TRUE(eventually([&] { return http(port, ready).status == 200; }, std::chrono::seconds(120)));
+  ASSERT_TRUE(server.wait_ready(port));
 
   Req list;
   list.target = "/api/_admin/plugins";
@@ -58,13 +39,10 @@ TEST(Process, ServeReloadOnSighupAndGracefulStop) {
   const size_t builtins = builtin_plugins().size();
   EXPECT_EQ(count(), builtins);
   fs::copy_file(sample_plugins() / "hello-crdt.so", plugins / "hello-crdt.so");
-  ::kill(pid, SIGHUP);
+  ::kill(server.pid(), SIGHUP);
   EXPECT_TRUE(eventually([&] { return count() == builtins + 1; }, std::chrono::seconds(120)));
 
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  reaper.pid = 0;
+  const int status = server.terminate();
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
@@ -97,11 +75,21 @@ TEST(Process, TenantCliCreatesListsAndServerPicksUp) {
 
   // A running host sees a tenant created by the CLI after a reload.
   TestHost host({{"dataDir", (tmp.path / "data").string()}}, builtin_plugins());
-  auto [rc5, out5] = run("tenant create carol.test");
+  std::ofstream(tmp.path / "pw") << "carol-password-1\n";
+  auto [rc5, out5] = run("tenant create carol.test --password-stdin < '" + (tmp.path / "pw").string() + "'");
   EXPECT_EQ(rc5, 0) << out5;
+  EXPECT_NE(out5.find("provisioned with profile key"), std::string::npos) << out5;
   EXPECT_EQ(host.admin("POST", "/api/_admin/selftest/meta", "", "cl-o.carol.test").status, 404);
   host.app().reload();
   EXPECT_EQ(host.admin("POST", "/api/_admin/selftest/meta", "", "cl-o.carol.test").status, 200);
+  // Provisioned by the CLI: its keys are published and its password works.
+  EXPECT_FALSE(json::parse(host.get("/api/me", "cl-o.carol.test").body)["data"]["keys"].empty());
+  Req login;
+  login.method = "POST";
+  login.target = "/api/auth/login";
+  login.host = "cl-o.carol.test";
+  login.body = R"({"idTag":"carol.test","password":"carol-password-1"})";
+  EXPECT_EQ(http(host.port(), login).status, 200);
   auto [rc6, out6] = run("tenant list");
   EXPECT_NE(out6.find("carol.test"), std::string::npos);
   EXPECT_NE(out6.find("alice.test"), std::string::npos);  // the host's base tenant

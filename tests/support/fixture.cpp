@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -26,6 +28,46 @@ uint16_t free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+ServeProcess::ServeProcess(std::map<std::string, std::string> env) : env_(std::move(env)) { spawn(); }
+
+ServeProcess::~ServeProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+void ServeProcess::spawn() {
+  const std::string binary = (build_dir() / "bin" / "cumulo").string();
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    for (const auto& [k, v] : env_) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execl(binary.c_str(), "cumulo", "serve", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+}
+
+bool ServeProcess::wait_ready(uint16_t port, std::chrono::seconds timeout) const {
+  Req ready;
+  ready.target = "/ready";
+  return eventually([&] { return http(port, ready).status == 200; }, timeout);
+}
+
+int ServeProcess::terminate() {
+  int status = 0;
+  if (pid_ <= 0) return status;
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+void ServeProcess::restart() {
+  if (pid_ > 0) terminate();
+  spawn();
 }
 
 std::vector<fs::path> builtin_plugins() {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -55,6 +56,29 @@ class TestHost {
   TempDir tmp_;
   fs::path plugin_dir_, data_dir_;
   std::unique_ptr<app::App> app_;
+};
+
+/// `cumulo serve` as a child process (the real binary, configured by
+/// environment variables). Killed and reaped when destroyed, whatever the
+/// test did, so ctest never waits on an orphan's inherited pipes.
+class ServeProcess {
+ public:
+  explicit ServeProcess(std::map<std::string, std::string> env);
+  ~ServeProcess();
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+  int pid() const { return pid_; }
+  /// Polls /ready until 200 (generous deadline: ASan on loaded machines).
+  bool wait_ready(uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(120)) const;
+  /// SIGTERM, then waits; returns the wait status.
+  int terminate();
+  /// Starts the server again with the same environment.
+  void restart();
+
+ private:
+  void spawn();
+  std::map<std::string, std::string> env_;
+  int pid_ = -1;
 };
 
 /// A loopback port that was free a moment ago (bind to port 0, read it, close),

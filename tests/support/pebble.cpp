@@ -116,6 +116,8 @@ Pebble::Pebble(uint16_t http01_port, int nonce_reject_percent) {
   const bool up = eventually(
       [&] {
         try {
+          // Both listeners: the ACME one may come up after the management one.
+          if (http_->request(net::ClientRequest::get(directory_url())).status != 200) return false;
           auto r = http_->request(net::ClientRequest::get(mgmt_url() + "/roots/0"));
           if (r.status != 200) return false;
           root_pem_ = r.body;
