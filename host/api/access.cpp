@@ -1,8 +1,6 @@
 // Services' access-control half (docs/access-control.md "How handlers call
 // it"): the ABAC subject of a caller, authorize()/require() over the one
-// engine (auth::decide), and the relationship resolvers. Kept apart from
-// services.cpp because auth/abac.hpp and auth/rate_limit.hpp cannot share a
-// translation unit (both define auth::Level and auth::Decision).
+// engine (auth::decide), and the relationship resolvers.
 #include <spdlog/spdlog.h>
 
 #include <map>

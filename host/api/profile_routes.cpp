@@ -174,18 +174,23 @@ void add_profile_routes(Router& r, Services& s) {
   // Public and cacheable: peers read the signing keys here.
   r.add("GET", "/api/me", [&s](RouteCtx& c) {
     const auto t = s.tenant(c.req);
-    const auto rec = tenant_record(t);
-    json data = profile_info(rec, t.info.id_tag);
-    data["keys"] = me_keys(s, t);
-    const auto etag = etag_of(data.dump());
-    c.res.set_header("ETag", etag);
+    auto entry = s.me_cached(t.info.id_tag);
+    if (!entry) {
+      const auto rec = tenant_record(t);
+      json data = profile_info(rec, t.info.id_tag);
+      data["keys"] = me_keys(s, t);
+      std::string body = data.dump();
+      std::string etag = etag_of(body);
+      entry = s.me_store(t.info.id_tag, std::move(body), std::move(etag));
+    }
+    c.res.set_header("ETag", entry->etag);
     c.res.set_header("Cache-Control", "no-cache");
-    if (auto inm = c.req.header("If-None-Match"); inm && etag_matches(*inm, etag)) {
+    if (auto inm = c.req.header("If-None-Match"); inm && etag_matches(*inm, entry->etag)) {
       c.res.status = 304;
       c.res.content_type.clear();
       return;
     }
-    send_data(c.req, c.res, data);
+    send_data_json(c.req, c.res, entry->data);
   });
 
   r.add("GET", "/api/me/keys", [&s](RouteCtx& c) {
@@ -245,6 +250,7 @@ void add_profile_routes(Router& r, Services& s) {
     }
     if (!patch.empty()) {
       t.meta().update_tenant(t.ref(), patch.dump());
+      s.me_invalidate(t.info.id_tag);
       rec.merge_patch(patch);
       if (patch.contains("x")) rec["x"] = patch["x"];  // merge_patch would drop keys, not replace the map
     }

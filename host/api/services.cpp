@@ -102,6 +102,25 @@ void Services::delete_api_key(const TenantScope& t, const std::string& key_id) {
 
 int64_t Services::now() const { return authn.now(); }
 
+std::shared_ptr<const Services::MeEntry> Services::me_cached(const std::string& id_tag) const {
+  std::lock_guard lk(me_mu_);
+  auto it = me_cache_.find(id_tag);
+  if (it == me_cache_.end() || it->second->expires <= now()) return nullptr;
+  return it->second;
+}
+
+std::shared_ptr<const Services::MeEntry> Services::me_store(const std::string& id_tag, std::string data, std::string etag) {
+  auto e = std::make_shared<const MeEntry>(MeEntry{std::move(data), std::move(etag), now() + kMeCacheTtl});
+  std::lock_guard lk(me_mu_);
+  me_cache_[id_tag] = e;
+  return e;
+}
+
+void Services::me_invalidate(const std::string& id_tag) {
+  std::lock_guard lk(me_mu_);
+  me_cache_.erase(id_tag);
+}
+
 // ---- remote profiles --------------------------------------------------------------
 
 Services::ProfileSync Services::sync_profile(const TenantScope& t, const std::string& id_tag, bool conditional) {

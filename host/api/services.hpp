@@ -5,7 +5,9 @@
 // the dispatcher stays a list and no handler re-implements a check.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,10 +26,8 @@ namespace cumulo::app {
 class App;
 }
 
-// The ABAC types (auth/abac.hpp) are only declared here: that header cannot
-// share a translation unit with auth/rate_limit.hpp (both define
-// auth::Level and auth::Decision), and services.cpp needs the latter.
-// Callers of authorize()/require() include auth/abac.hpp.
+// The ABAC types (auth/abac.hpp) are only declared here, to keep this
+// header light; callers of authorize()/require() include auth/abac.hpp.
 namespace cumulo::auth {
 struct Subject;
 struct Object;
@@ -63,6 +63,21 @@ class Services {
 
   /// Unix seconds (the one clock handlers use).
   int64_t now() const;
+
+  /// `GET /api/me` bodies per tenant: peers fetch it for every key lookup, so
+  /// a warm entry is answered on the network thread without an adapter call.
+  /// Handlers that change what it shows (profile, keys) call me_invalidate;
+  /// entries also expire after kMeCacheTtl, which bounds staleness from
+  /// out-of-band changes (CLI, another process).
+  struct MeEntry {
+    std::string data;  // the serialised `data` object
+    std::string etag;
+    int64_t expires = 0;  // Unix s
+  };
+  static constexpr int64_t kMeCacheTtl = 60;
+  std::shared_ptr<const MeEntry> me_cached(const std::string& id_tag) const;
+  std::shared_ptr<const MeEntry> me_store(const std::string& id_tag, std::string data, std::string etag);
+  void me_invalidate(const std::string& id_tag);
 
   /// The Host tenant; ApiError 404 E-CORE-NOTFOUND if this node does not serve it.
   TenantScope tenant(const net::HttpRequest& req) const;
@@ -132,6 +147,8 @@ class Services {
   ProfileSync sync_profile(const TenantScope& t, const std::string& id_tag, bool conditional);
 
  private:
+  mutable std::mutex me_mu_;
+  std::map<std::string, std::shared_ptr<const MeEntry>> me_cache_;
   struct Guards;
   std::unique_ptr<Guards> guards_;
   struct Access;  // the relationship resolvers (api/access.cpp)

@@ -285,7 +285,10 @@ std::vector<plugins::PluginReport> App::reload() {
   backends_->reload_tenants();
   backends_->rebind();
   if (!scheduler_) start_scheduler();  // its meta plugin may have just arrived
-  for (const auto& t : backends_->tenants()) services_->keys.invalidate(t.id_tag);  // a tenant may have moved
+  for (const auto& t : backends_->tenants()) {  // a tenant may have moved, or its keys changed
+    services_->keys.invalidate(t.id_tag);
+    services_->me_invalidate(t.id_tag);
+  }
   provision_tenants();                  // tenants created by the CLI since
   try {
     load_certificates();

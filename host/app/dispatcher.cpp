@@ -55,6 +55,11 @@ bool HostDispatcher::is_inline(net::HttpRequest& req) const {
   const auto* r = router_.match(req.method, req.path, req.params, path_matched);
   req.route = r;
   if (!r && path_matched) req.route = &kMethodNotAllowed;
+  if (r && !r->inline_ok && req.method == "GET" && r->pattern == "/api/me") {
+    // A warm /api/me is a cached string: answering it here saves the hop to
+    // the blocking pool, which costs more than the answer (bench/RESULTS.md).
+    if (auto t = app_.backends().tenant_for_host(req.host)) return app_.services().me_cached(t->id_tag) != nullptr;
+  }
   return r ? r->inline_ok : true;  // 404/405 answers are cheap
 }
 

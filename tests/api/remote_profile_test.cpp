@@ -52,9 +52,22 @@ struct TwoNodes {
     q.host = "cl-o.alice.test";
     return https(a->port(), "cl-o.alice.test", ca.cert_pem, q);
   }
-  void rename_alice(const json& patch) {
+  /// Out-of-band change of alice's tenant record (fields PATCH /api/me does not take).
+  void set_alice(const json& patch) {
     auto sc = scope_of(*a, "alice.test");
     sc.meta().update_tenant(sc.ref(), patch.dump());
+  }
+  /// PATCH /api/me on node A as alice (the path that renews its ETag).
+  void rename_alice(const std::string& name) {
+    Req q;
+    q.method = "PATCH";
+    q.target = "/api/me";
+    q.host = "cl-o.alice.test";
+    q.body = json{{"name", name}}.dump();
+    q.headers["Content-Type"] = "application/json";
+    q.headers["Authorization"] = "Bearer " + mint(*a, "alice.test", "alice.test");
+    auto r = https(a->port(), "cl-o.alice.test", ca.cert_pem, q);
+    ASSERT_EQ(r.status, 200) << r.body;
   }
   /// Node B's cached record of alice ({} if none).
   json cached(const std::string& id_tag = "alice.test") {
@@ -68,7 +81,7 @@ struct TwoNodes {
 
 TEST(RemoteProfile, FetchedOnFirstReadAndCachedWithKeys) {
   TwoNodes n;
-  n.rename_alice({{"name", "Alice A"}, {"profilePic", "f1~pic"}});
+  n.set_alice({{"name", "Alice A"}, {"profilePic", "f1~pic"}});
   const auto me = n.alice_me();
   ASSERT_EQ(me.status, 200) << me.body;
   const auto alice_key = json::parse(me.body)["data"]["keys"][0];
@@ -92,7 +105,7 @@ TEST(RemoteProfile, FetchedOnFirstReadAndCachedWithKeys) {
   EXPECT_EQ(json::parse(key)["publicKey"], alice_key["publicKey"]);
 
   // A second read is served from the cache: a change on node A is not seen.
-  n.rename_alice({{"name", "Alice Renamed"}});
+  n.rename_alice("Alice Renamed");
   EXPECT_EQ(body(call(*n.b, "GET", "/api/profiles/alice.test", "bob.test", bob))["data"]["name"], "Alice A");
   // The list shows the cached profile too.
   auto list = body(call(*n.b, "GET", "/api/profiles?idTag=alice.test", "bob.test", bob))["data"];
@@ -102,8 +115,11 @@ TEST(RemoteProfile, FetchedOnFirstReadAndCachedWithKeys) {
 
 TEST(RemoteProfile, RefreshUsesEtagAndKeepsRelationship) {
   TwoNodes n;
+  n.set_alice({{"type", "C"}});  // before anything read it
   const auto bob = mint(*n.b, "bob.test", "bob.test");
-  ASSERT_EQ(call(*n.b, "GET", "/api/profiles/alice.test", "bob.test", bob).status, 200);
+  auto first = call(*n.b, "GET", "/api/profiles/alice.test", "bob.test", bob);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(body(first)["data"]["type"], "community");
   ASSERT_EQ(call(*n.b, "PATCH", "/api/profiles/alice.test", "bob.test", bob, {{"following", true}}).status, 200);
 
   // Unchanged on node A: 304, so a local edit of the cached row survives
@@ -120,7 +136,7 @@ TEST(RemoteProfile, RefreshUsesEtagAndKeepsRelationship) {
 
   // Changed on node A: the new body and ETag replace the old ones; the
   // relationship state is the tenant's own and stays.
-  n.rename_alice({{"name", "Alice Liddell"}, {"type", "C"}});
+  n.rename_alice("Alice Liddell");
   auto fresh = call(*n.b, "POST", "/api/profiles/alice.test/refresh", "bob.test", bob);
   ASSERT_EQ(fresh.status, 200) << fresh.body;
   const auto d = body(fresh)["data"];
