@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
+# ccache keyed on paths relative to the checkout: a fresh clone elsewhere
+# (CI) reuses objects an earlier build of the same sources produced.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 ./scripts/install-deps.sh
 
 echo "== g++ build"
