@@ -121,7 +121,8 @@ TEST(AcmeApp, IssuesServesRenewsAndReloadsFromStorage) {
   auto idle = https(host->port(), "cl-o.alice.test", root, renew);
   ASSERT_TRUE(idle.ok) << idle.error;
   ASSERT_EQ(idle.status, 200) << idle.body;
-  for (const auto& r : json::parse(idle.body)["data"]["results"]) EXPECT_EQ(r["status"], "valid") << r;
+  const auto idle_body = json::parse(idle.body);  // the loop range must outlive the loop
+  for (const auto& r : idle_body["data"]["results"]) EXPECT_EQ(r["status"], "valid") << r;
   EXPECT_EQ(get_tls(*host, "cl-o.alice.test", root).peer_cert_pem, served1);
 
   // Without the admin token: refused.
