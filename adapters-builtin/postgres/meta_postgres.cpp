@@ -374,9 +374,10 @@ class MetaPostgres final : public FullMeta {
         // Puts with one key take turns (also the first: no row to lock yet),
         // so the second replaces the first instead of hitting actions_key.
         c.exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", args("action-key\n" + std::to_string(tn.tn_id) + "\n" + a.key));
-        replaced = first_text(c.exec("DELETE FROM actions WHERE tn_id = ? AND key = ? RETURNING action_id", args(tn_of(tn), a.key)));
+        // Superseded, not erased: the row and its token stay (status D, key
+        // released) so a replay of the old token is recognised by its id.
+        replaced = first_text(c.exec("UPDATE actions SET status = 'D', key = NULL WHERE tn_id = ? AND key = ? RETURNING action_id", args(tn_of(tn), a.key)));
         if (replaced == a.action_id) throw Error(CM_CONFLICT, "put_action: action " + a.action_id + " already exists");  // rolled back
-        if (replaced) c.exec("DELETE FROM action_tokens WHERE tn_id = ? AND action_id = ?", args(tn_of(tn), *replaced));
       }
       Args ins;
       ins.bind(1, tn_of(tn));

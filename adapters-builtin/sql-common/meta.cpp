@@ -146,6 +146,8 @@ int64_t action_filters(std::string& sql, std::vector<Param>& ps, const json& f, 
   add_eq(sql, ps, f, "parentId", "parent_id", what);
   add_eq(sql, ps, f, "rootId", "root_id", what);
   add_eq(sql, ps, f, "audience", "audience", what);
+  add_eq(sql, ps, f, "subject", "subject", what);
+  add_eq(sql, ps, f, "key", "key", what);
   add_in(sql, ps, f, "status", "status", what);
   add_in(sql, ps, f, "visibility", "visibility", what);
   if (auto it = f.find("before"); it != f.end() && !it->is_null()) {

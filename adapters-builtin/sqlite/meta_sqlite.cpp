@@ -446,8 +446,9 @@ Status MetaSqlite::put_action(const Tenant& tn, std::string_view action_json, co
     }
     if (replaced) {
       if (*replaced == action_id) throw Error(CM_CONFLICT, "put_action: action " + action_id + " already exists");
-      c.prepare("DELETE FROM actions WHERE tn_id = ? AND action_id = ?").bind(1, int64_t{tn.tn_id}).bind(2, std::string_view(*replaced)).run();
-      c.prepare("DELETE FROM action_tokens WHERE tn_id = ? AND action_id = ?").bind(1, int64_t{tn.tn_id}).bind(2, std::string_view(*replaced)).run();
+      // Superseded, not erased: the row and its token stay (status D, key
+      // released) so a replay of the old token is recognised by its id.
+      c.prepare("UPDATE actions SET status = 'D', key = NULL WHERE tn_id = ? AND action_id = ?").bind(1, int64_t{tn.tn_id}).bind(2, std::string_view(*replaced)).run();
     }
     {
       auto st = c.prepare(kActions.insert_sql());

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "actions/engine.hpp"
 #include "api/envelope.hpp"
 #include "app/app.hpp"
 #include "app/tenant_registry.hpp"
@@ -44,8 +45,12 @@ Services::Services(app::App& a)
       keys(a.backends()),
       authn(a.backends(), keys, revoked, unix_now),
       guards_(std::make_unique<Guards>(a.config(), a.backends())),
-      access_(make_access()) {}
+      access_(make_access()),
+      actions_(std::make_unique<actions::Engine>(a, *this)) {}
 Services::~Services() = default;
+
+auth::RemoteKeys& Services::remote_keys() { return guards_->remote; }
+actions::Engine& Services::actions() { return *actions_; }
 
 namespace {
 ratelimit::Time wall_now() {

@@ -21,6 +21,7 @@
 #include "identity/access_token.hpp"
 #include "identity/action_token.hpp"
 #include "net/http.hpp"
+#include "realtime/bus.hpp"
 
 namespace cumulo::app {
 class App;
@@ -28,7 +29,11 @@ class App;
 
 // The ABAC types (auth/abac.hpp) are only declared here, to keep this
 // header light; callers of authorize()/require() include auth/abac.hpp.
+namespace cumulo::actions {
+class Engine;
+}
 namespace cumulo::auth {
+class RemoteKeys;
 struct Subject;
 struct Object;
 struct Decision;
@@ -60,6 +65,8 @@ class Services {
   auth::KeyRing keys;
   identity::RevocationList revoked;
   auth::Authenticator authn;
+  /// The /ws/bus notification bus: publish(idTag, cmd, data) pushes to the tenant's open sockets.
+  realtime::Bus bus;
 
   /// Unix seconds (the one clock handlers use).
   int64_t now() const;
@@ -109,6 +116,11 @@ class Services {
   /// Verifies a peer's PROXY token addressed to `t` (claims, the issuer's
   /// key fetched from its /api/me and cached, signature); ApiError 401.
   identity::ActionClaims verify_proxy_token(const TenantScope& t, const std::string& token);
+  /// Public keys of other identities (node-global cache + /api/me fetches).
+  auth::RemoteKeys& remote_keys();
+  /// The action pipeline (create, inbox, delivery, accept/reject).
+  actions::Engine& actions();
+
   /// Deletes an API key (its hash and its listing record).
   void delete_api_key(const TenantScope& t, const std::string& key_id);
 
@@ -154,6 +166,7 @@ class Services {
   struct Access;  // the relationship resolvers (api/access.cpp)
   static std::shared_ptr<Access> make_access();
   std::shared_ptr<Access> access_;
+  std::unique_ptr<actions::Engine> actions_;
 };
 
 /// A TOP policy that denies every subject without the SADM role: node-level
@@ -165,5 +178,6 @@ void add_auth_routes(Router& r, Services& s);
 void add_profile_routes(Router& r, Services& s);
 void add_settings_routes(Router& r, Services& s);
 void add_ref_routes(Router& r, Services& s);
+void add_action_routes(Router& r, Services& s);
 
 }  // namespace cumulo::api

@@ -94,7 +94,7 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
     static const std::set<std::string> known = {"mode", "listen", "listenHttp", "dataDir", "baseIdTag", "baseAppDomain", "basePassword", "pluginDirs",
                                                 "adminToken", "trustedProxies", "bodyLimit", "headerLimit", "requestTimeoutMs", "shutdownGraceMs",
                                                 "ioThreads", "blockingThreads", "workers", "logLevel", "logFormat", "defaultProfile", "profiles",
-                                                "tenants", "certs", "extensions", "auth", "outbound", "acme"};
+                                                "tenants", "certs", "extensions", "auth", "outbound", "acme", "federation"};
     for (auto& [k, _] : j.items())
       if (!known.count(k)) throw ConfigError("unknown config key '" + k + "' (see docs/operations.md)");
   }
@@ -146,6 +146,17 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
     get(*o, "resolve", c.outbound.resolve);
     get(*o, "caFile", c.outbound.ca_file);
     get(*o, "timeoutMs", c.outbound.timeout_ms);
+  }
+  if (auto* f = section("federation", {"deliveryMinWaitSeconds", "deliveryMaxWaitSeconds", "deliveryAttempts", "verifyMinWaitSeconds", "verifyMaxWaitSeconds",
+                                       "verifyAttempts", "statWindowSeconds", "requestTimeoutMs"})) {
+    get(*f, "deliveryMinWaitSeconds", c.federation.delivery_min_wait_s);
+    get(*f, "deliveryMaxWaitSeconds", c.federation.delivery_max_wait_s);
+    get(*f, "deliveryAttempts", c.federation.delivery_attempts);
+    get(*f, "verifyMinWaitSeconds", c.federation.verify_min_wait_s);
+    get(*f, "verifyMaxWaitSeconds", c.federation.verify_max_wait_s);
+    get(*f, "verifyAttempts", c.federation.verify_attempts);
+    get(*f, "statWindowSeconds", c.federation.stat_window_s);
+    get(*f, "requestTimeoutMs", c.federation.request_timeout_ms);
   }
   if (auto* a = section("acme", {"email", "directory", "caFile", "renewBeforeDays"})) {
     get(*a, "email", c.acme.email);

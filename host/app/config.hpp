@@ -58,6 +58,16 @@ struct OutboundConfig {
   uint32_t timeout_ms = 10000;
 };
 
+/// Federation timing (spec/actions-federation.md §10.3, §16; [impl] defaults).
+struct FederationConfig {
+  int64_t delivery_min_wait_s = 10, delivery_max_wait_s = 43200;
+  int delivery_attempts = 50;
+  int64_t verify_min_wait_s = 60, verify_max_wait_s = 3600;
+  int verify_attempts = 10;
+  int64_t stat_window_s = 10;  // a STAT goes out this long after the first change
+  uint32_t request_timeout_ms = 10000;
+};
+
 /// Certificates from an ACME CA by HTTP-01 (spec/core.md §6.3-6.4).
 struct AcmeConfig {
   std::string email;  // ACME_EMAIL; empty: ACME off
@@ -94,6 +104,7 @@ struct Config {
   std::map<std::string, std::string> extension_options;  // factory → options JSON
   AuthConfig auth;
   OutboundConfig outbound;
+  FederationConfig federation;
   AcmeConfig acme;
 
   /// Reads `file` (if given and present) then applies environment variables

@@ -11,6 +11,7 @@
 #include "app/app.hpp"
 #include "app/certificates.hpp"
 #include "app/selftest.hpp"
+#include "realtime/bus_endpoint.hpp"
 
 namespace cumulo::app {
 
@@ -128,9 +129,10 @@ void HostDispatcher::handle(net::HttpRequest& req, net::HttpResponse& res) {
   if (req.method == "HEAD") res.body.clear();
 }
 
-std::optional<net::WsHandler> HostDispatcher::websocket(const net::HttpRequest& req) const {
-  if (req.path == "/ws/echo") return net::WsHandler([](std::string_view msg, bool) { return std::optional<std::string>(std::string(msg)); });
-  return std::nullopt;
+net::WsRoute HostDispatcher::websocket(const net::HttpRequest& req) const {
+  if (req.path == "/ws/echo") return net::reply_endpoint([](std::string_view msg, bool) { return std::optional<std::string>(std::string(msg)); });
+  if (req.path == "/ws/bus") return realtime::bus_route(app_.services(), req);
+  return {};
 }
 
 void HostDispatcher::add_routes() {
@@ -141,6 +143,7 @@ void HostDispatcher::add_routes() {
   api::add_profile_routes(router_, app_.services());
   api::add_settings_routes(router_, app_.services());
   api::add_ref_routes(router_, app_.services());
+  api::add_action_routes(router_, app_.services());
 
   // Shell discovery on the tenant's app domain ([impl]: bare {"idTag"}, CORS *).
   router_.add(

@@ -22,8 +22,8 @@ class HostDispatcher : public net::Dispatcher {
   void error(const net::HttpRequest& req, net::HttpResponse& res, unsigned status, std::string_view code, std::string_view message) override;
   void completed(const net::HttpRequest& req, const net::HttpResponse& res, double seconds) override;
 
-  /// WebSocket endpoints: /ws/echo (diagnostics) for now.
-  std::optional<net::WsHandler> websocket(const net::HttpRequest& req) const;
+  /// WebSocket endpoints: /ws/echo (diagnostics), /ws/bus (notification bus).
+  net::WsRoute websocket(const net::HttpRequest& req) const;
 
  private:
   void require_admin(const net::HttpRequest& req) const;

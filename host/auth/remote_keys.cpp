@@ -11,7 +11,6 @@ namespace cumulo::auth {
 using json = nlohmann::json;
 
 namespace {
-constexpr int64_t kNegativeTtl = 60;  // seconds a failed lookup is remembered
 constexpr size_t kMaxFailed = 10000;
 }  // namespace
 
@@ -25,56 +24,73 @@ RemoteKeys::RemoteKeys(app::Backends& backends, const app::OutboundConfig& cfg) 
 
 RemoteKeys::~RemoteKeys() = default;
 
-std::optional<RemoteKey> RemoteKeys::find(const std::string& id_tag, const std::string& key_id, int64_t now) {
+std::optional<RemoteKey> RemoteKeys::stored(const std::string& id_tag, const std::string& key_id) {
   auto b = backends_.for_profile(backends_.default_profile());
   if (!b || !b->meta || !b->meta.has_tenants()) return std::nullopt;
-  auto lookup = [&]() -> std::optional<RemoteKey> {
-    auto rec = b->meta.get_public_key(id_tag, key_id);
-    if (rec.empty()) return std::nullopt;
-    auto j = json::parse(rec);
-    auto key = identity::EcKey::from_public_wire(j.value("publicKey", ""));
-    if (!key) return std::nullopt;
-    RemoteKey out{std::make_shared<const identity::EcKey>(std::move(*key)), std::nullopt};
-    if (j.contains("expiresAt") && j["expiresAt"].is_number_integer()) out.expires_at = j["expiresAt"].get<int64_t>();
-    return out;
-  };
-  if (auto k = lookup()) return k;
+  auto rec = b->meta.get_public_key(id_tag, key_id);
+  if (rec.empty()) return std::nullopt;
+  auto j = json::parse(rec);
+  auto key = identity::EcKey::from_public_wire(j.value("publicKey", ""));
+  if (!key) return std::nullopt;
+  RemoteKey out{std::make_shared<const identity::EcKey>(std::move(*key)), std::nullopt};
+  if (j.contains("expiresAt") && j["expiresAt"].is_number_integer()) out.expires_at = j["expiresAt"].get<int64_t>();
+  return out;
+}
+
+std::optional<RemoteKey> RemoteKeys::find(const std::string& id_tag, const std::string& key_id, int64_t now) { return lookup(id_tag, key_id, now).key; }
+
+RemoteKeys::Lookup RemoteKeys::lookup(const std::string& id_tag, const std::string& key_id, int64_t now, bool refresh) {
+  // A stored key is used while it has not expired (tier 2).
+  if (!refresh)
+    if (auto k = stored(id_tag, key_id); k && (!k->expires_at || *k->expires_at > now)) return {std::move(k), Miss::kNone, false};
   const std::string neg = id_tag + "\n" + key_id;
   {
     std::lock_guard lk(mu_);
-    if (auto it = failed_until_.find(neg); it != failed_until_.end() && it->second > now) return std::nullopt;
+    if (auto it = failed_until_.find(neg); it != failed_until_.end() && it->second.first > now) return {std::nullopt, it->second.second, true};
   }
-  if (fetch(id_tag, now))
-    if (auto k = lookup()) return k;
+  Miss miss = fetch(id_tag);
+  if (miss == Miss::kNone) {
+    if (auto k = stored(id_tag, key_id)) return {std::move(k), Miss::kNone, false};
+    miss = Miss::kNotPublished;  // the profile answered without this key id
+  }
   std::lock_guard lk(mu_);
-  if (failed_until_.size() >= kMaxFailed) std::erase_if(failed_until_, [now](const auto& e) { return e.second <= now; });
-  if (failed_until_.size() < kMaxFailed) failed_until_[neg] = now + kNegativeTtl;
-  return std::nullopt;
+  if (failed_until_.size() >= kMaxFailed) std::erase_if(failed_until_, [now](const auto& e) { return e.second.first <= now; });
+  if (failed_until_.size() < kMaxFailed) failed_until_[neg] = {now + (miss == Miss::kUnreachable ? kUnreachableTtl : kNotPublishedTtl), miss};
+  return {std::nullopt, miss, false};
 }
 
-bool RemoteKeys::fetch(const std::string& id_tag, int64_t now) {
+RemoteKeys::Miss RemoteKeys::fetch(const std::string& id_tag) {
   net::ClientRequest req;
   req.url = "https://cl-o." + id_tag + "/api/me";
   req.max_body = 256 << 10;
   req.timeout_ms = 10000;
+  ++fetches_;
+  net::ClientResponse res;
   try {
-    auto res = http_->request(req);
-    if (res.status != 200) {
-      spdlog::info("keys of {}: GET /api/me answered {}", id_tag, res.status);
-      return false;
-    }
+    res = http_->request(req);
+  } catch (const std::exception& e) {
+    spdlog::info("keys of {}: {}", id_tag, e.what());
+    return Miss::kUnreachable;
+  }
+  if (res.status >= 500) {
+    spdlog::info("keys of {}: GET /api/me answered {}", id_tag, res.status);
+    return Miss::kUnreachable;
+  }
+  if (res.status != 200) {
+    spdlog::info("keys of {}: GET /api/me answered {}", id_tag, res.status);
+    return Miss::kNotPublished;
+  }
+  try {
     auto body = json::parse(res.body);
     const json& me = body.contains("data") && body["data"].is_object() ? body["data"] : body;  // envelope or bare
     if (me.value("idTag", "") != id_tag) {
       spdlog::warn("keys of {}: /api/me names {} instead", id_tag, me.value("idTag", ""));
-      return false;
+      return Miss::kNotPublished;
     }
-    const size_t stored = store_keys(id_tag, me);
-    (void)now;
-    return stored > 0;
+    return store_keys(id_tag, me) > 0 ? Miss::kNone : Miss::kNotPublished;
   } catch (const std::exception& e) {
     spdlog::info("keys of {}: {}", id_tag, e.what());
-    return false;
+    return Miss::kNotPublished;
   }
 }
 

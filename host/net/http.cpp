@@ -53,3 +53,20 @@ std::optional<std::string> HttpRequest::query_param(std::string_view name) const
 }
 
 }  // namespace cumulo::net
+
+namespace cumulo::net {
+
+namespace {
+class ReplyEndpoint final : public WsEndpoint {
+ public:
+  explicit ReplyEndpoint(WsHandler h) : h_(std::move(h)) {}
+  std::optional<std::string> on_message(std::string_view message, bool binary) override { return h_(message, binary); }
+
+ private:
+  WsHandler h_;
+};
+}  // namespace
+
+std::shared_ptr<WsEndpoint> reply_endpoint(WsHandler handler) { return std::make_shared<ReplyEndpoint>(std::move(handler)); }
+
+}  // namespace cumulo::net

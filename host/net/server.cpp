@@ -15,6 +15,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -148,6 +149,147 @@ int sni_callback(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
+// ---- WebSocket connections -------------------------------------------------------
+//
+// A connection runs two coroutines on its (single-threaded) io_context: a
+// reader (client frames → endpoint) and a writer that drains the peer's send
+// queue. WsPeer::send may be called from any thread: it appends under a mutex
+// and posts at most one wake-up to the connection's thread, so publishers
+// never wait for a socket. The queue is bounded; a client that stops reading
+// is closed with 1008 and, if even the close frame cannot be written, its
+// socket is torn down after WsOptions::close_timeout.
+
+struct WsFrame {
+  std::string data;
+  bool binary = false;
+};
+
+/// Lives in the session coroutine's frame; touched only on its thread.
+struct WsSessionCtl {
+  asio::steady_timer wake;  // the writer waits on it; cancel() = wake up
+  asio::steady_timer kill;  // close_timeout after a close request
+  bool kill_armed = false;
+  bool reader_done = false;
+  std::weak_ptr<bool> alive;
+  std::function<void()> teardown;  // closes the TCP socket: every pending op fails
+  std::chrono::milliseconds close_timeout;
+  WsSessionCtl(const asio::any_io_executor& ex, std::chrono::milliseconds ct) : wake(ex), kill(ex), close_timeout(ct) {}
+  void arm_kill() {
+    if (kill_armed) return;
+    kill_armed = true;
+    kill.expires_after(close_timeout);
+    kill.async_wait([w = alive, td = teardown](const boost::system::error_code& ec) {
+      if (!ec && w.lock()) td();
+    });
+  }
+};
+
+class WsPeerImpl final : public WsPeer, public std::enable_shared_from_this<WsPeerImpl> {
+ public:
+  WsPeerImpl(asio::any_io_executor ex, HttpRequest req, uint64_t id, const WsOptions& o) : ex_(std::move(ex)), req_(std::move(req)), id_(id), opts_(o) {}
+
+  bool send(std::string frame, bool binary) override {
+    std::lock_guard lk(mu_);
+    if (ended_ || close_) return false;
+    if (queue_.size() + 1 > opts_.max_queue_frames || bytes_ + frame.size() > opts_.max_queue_bytes) {
+      // A client that does not keep up: drop what it has not read and close.
+      spdlog::info("websocket {} {}: send queue over {} frames / {} bytes, closing (slow client)", id_, req_.path, opts_.max_queue_frames,
+                   opts_.max_queue_bytes);
+      queue_.clear();
+      bytes_ = 0;
+      close_ = {ws_close::kPolicy, "send queue overflow"};
+      wake_locked();
+      return false;
+    }
+    bytes_ += frame.size();
+    queue_.push_back(WsFrame{std::move(frame), binary});
+    wake_locked();
+    return true;
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    std::lock_guard lk(mu_);
+    if (ended_ || close_) return;
+    if (reason.size() > 123) reason.resize(123);  // RFC 6455: the close payload is ≤ 125 bytes
+    close_ = {code, std::move(reason)};
+    wake_locked();
+  }
+
+  bool is_open() const override {
+    std::lock_guard lk(mu_);
+    return !ended_ && !close_;
+  }
+  size_t queued() const override {
+    std::lock_guard lk(mu_);
+    return queue_.size();
+  }
+  const HttpRequest& request() const override { return req_; }
+  uint64_t id() const override { return id_; }
+
+  // ---- the session's side (its thread) ----
+  struct Next {
+    std::optional<WsFrame> frame;
+    std::optional<std::pair<uint16_t, std::string>> close;
+  };
+  Next next() {
+    std::lock_guard lk(mu_);
+    Next n;
+    if (!queue_.empty()) {
+      bytes_ -= queue_.front().data.size();
+      n.frame = std::move(queue_.front());
+      queue_.pop_front();
+    } else if (close_) {
+      n.close = close_;
+    }
+    return n;
+  }
+  bool closing() const {
+    std::lock_guard lk(mu_);
+    return close_.has_value();
+  }
+  void attach(WsSessionCtl* ctl) { ctl_ = ctl; }
+  /// The session is over: sends are refused and nothing is posted any more.
+  void end() {
+    std::lock_guard lk(mu_);
+    ended_ = true;
+    queue_.clear();
+    bytes_ = 0;
+    ctl_ = nullptr;
+  }
+
+ private:
+  void wake_locked() {  // mu_ held
+    if (wake_posted_ || ended_) return;
+    wake_posted_ = true;
+    asio::post(ex_, [self = shared_from_this()] { self->on_wake(); });
+  }
+  void on_wake() {  // the connection's thread
+    WsSessionCtl* ctl;
+    bool closing;
+    {
+      std::lock_guard lk(mu_);
+      wake_posted_ = false;
+      ctl = ctl_;
+      closing = close_.has_value();
+    }
+    if (!ctl) return;
+    if (closing) ctl->arm_kill();  // also when the writer is stuck in a write
+    ctl->wake.cancel();
+  }
+
+  asio::any_io_executor ex_;
+  const HttpRequest req_;
+  const uint64_t id_;
+  const WsOptions opts_;
+  mutable std::mutex mu_;
+  std::deque<WsFrame> queue_;
+  size_t bytes_ = 0;
+  bool wake_posted_ = false;
+  bool ended_ = false;
+  std::optional<std::pair<uint16_t, std::string>> close_;
+  WsSessionCtl* ctl_ = nullptr;  // guarded by mu_ (read by on_wake)
+};
+
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
@@ -166,6 +308,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::mutex idle_mu;
   std::map<uint64_t, std::function<void()>> idle;
   uint64_t next_conn = 0;
+  // Open WebSocket connections (guarded by idle_mu): stop() closes them with 1001.
+  std::map<uint64_t, std::weak_ptr<WsPeerImpl>> ws_peers;
 
   Impl(std::vector<asio::io_context*> c, asio::thread_pool& b, Dispatcher& d, WsRouter w, ServerOptions o)
       : contexts(std::move(c)), blocking(b), dispatcher(d), ws_router(std::move(w)), opts(std::move(o)), acceptor(*contexts.front()) {}
@@ -259,44 +403,149 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
-  template <class Stream>
-  awaitable<void> websocket_session(Stream stream, http::request<http::string_body> breq, WsHandler handler) {
-    websocket::stream<Stream> ws(std::move(stream));
-    beast::get_lowest_layer(ws).expires_never();
-    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& r) { r.set(http::field::server, "cumulo"); }));
-    ws.read_message_max(opts.body_limit);
-    auto [aec] = co_await ws.async_accept(breq, as_tuple);
-    if (aec) co_return;
+  template <class WS>
+  awaitable<void> ws_reader(WS& ws, WsPeerImpl& peer, WsEndpoint& ep, WsSessionCtl& ctl, bool blocking_messages) {
     beast::flat_buffer buf;
     for (;;) {
       auto [ec, n] = co_await ws.async_read(buf, as_tuple);
       if (ec) break;
-      bool binary = ws.got_binary();
+      const bool binary = ws.got_binary();
       std::string msg = beast::buffers_to_string(buf.data());
       buf.consume(buf.size());
+      if (peer.closing()) continue;  // read on until the peer's close frame
       std::optional<std::string> reply;
       bool failed = false;
+      auto run = [&] {
+        try {
+          reply = ep.on_message(msg, binary);
+        } catch (const std::exception& e) {
+          spdlog::error("websocket handler for {} failed: {}", peer.request().path, e.what());
+          failed = true;
+        }
+      };
+      if (blocking_messages) {
+        co_await asio::co_spawn(
+            blocking,
+            [&run]() -> awaitable<void> {
+              run();
+              co_return;
+            },
+            use_awaitable);
+      } else {
+        run();
+      }
+      if (failed)
+        peer.close(ws_close::kInternal, "internal error");
+      else if (reply)
+        peer.send(std::move(*reply), binary);
+    }
+    ctl.reader_done = true;
+    ctl.wake.cancel();
+  }
+
+  template <class WS>
+  awaitable<void> ws_writer(WS& ws, WsPeerImpl& peer, WsSessionCtl& ctl) {
+    for (;;) {
+      if (ctl.reader_done) break;  // the client closed or vanished: nothing more can be sent
+      auto next = peer.next();
+      if (next.frame) {
+        ws.binary(next.frame->binary);
+        auto [ec, n] = co_await ws.async_write(asio::buffer(next.frame->data), as_tuple);
+        if (ec) break;
+        continue;
+      }
+      if (next.close) {
+        ctl.arm_kill();
+        co_await ws.async_close(websocket::close_reason(static_cast<websocket::close_code>(next.close->first), next.close->second), as_tuple);
+        break;
+      }
+      ctl.wake.expires_at(asio::steady_timer::time_point::max());
+      co_await ctl.wake.async_wait(as_tuple);  // cancelled by a send, a close or the reader's end
+    }
+    ctl.teardown();  // the reader, if still waiting, ends too
+  }
+
+  template <class Stream>
+  awaitable<void> websocket_session(Stream stream, http::request<http::string_body> breq, HttpRequest req, std::shared_ptr<WsEndpoint> ep, uint64_t id) {
+    const WsOptions o = ep->options();
+    websocket::stream<Stream> ws(std::move(stream));
+    beast::get_lowest_layer(ws).expires_never();
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    if (o.ping_interval.count() > 0) {
+      // Beast pings after idle_timeout/2 without a frame from the client, and
+      // times out when the next half passes without one (the pong counts).
+      timeouts.idle_timeout = 2 * o.ping_interval;
+      timeouts.keep_alive_pings = true;
+    }
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& r) { r.set(http::field::server, "cumulo"); }));
+    ws.read_message_max(o.max_message ? o.max_message : opts.body_limit);
+    auto [aec] = co_await ws.async_accept(breq, as_tuple);
+    if (aec) co_return;
+
+    auto ex = co_await asio::this_coro::executor;
+    auto peer = std::make_shared<WsPeerImpl>(ex, std::move(req), id, o);
+    auto alive = std::make_shared<bool>(true);
+    WsSessionCtl ctl(ex, o.close_timeout);
+    ctl.alive = alive;
+    ctl.teardown = [w = std::weak_ptr<bool>(alive), &ws] {
+      if (!w.lock()) return;
+      boost::system::error_code ig;
+      beast::get_lowest_layer(ws).socket().close(ig);
+    };
+    peer->attach(&ctl);
+    {
+      std::lock_guard lk(idle_mu);
+      ws_peers[id] = peer;
+    }
+    // Runs on every exit, also when the io_context is destroyed with this
+    // coroutine suspended: the peer stops posting here, on_close is called.
+    struct End {
+      Impl* self;
+      WsPeerImpl& peer;
+      WsEndpoint& ep;
+      bool opened = false;
+      ~End() {
+        peer.end();
+        {
+          std::lock_guard lk(self->idle_mu);
+          self->ws_peers.erase(peer.id());
+        }
+        if (!opened) return;
+        try {
+          ep.on_close();
+        } catch (const std::exception& e) {
+          spdlog::error("websocket on_close for {} failed: {}", peer.request().path, e.what());
+        }
+      }
+    } end{this, *peer, *ep};
+
+    bool failed = false;
+    auto open = [&] {
       try {
-        reply = handler(msg, binary);
+        ep->on_open(peer);
       } catch (const std::exception& e) {
-        spdlog::error("websocket handler failed: {}", e.what());
+        spdlog::error("websocket on_open for {} failed: {}", peer->request().path, e.what());
         failed = true;
       }
-      if (failed) {
-        co_await ws.async_close(websocket::close_code::internal_error, as_tuple);
-        break;
-      }
-      if (reply) {
-        ws.binary(binary);
-        auto [wec, wn] = co_await ws.async_write(asio::buffer(*reply), as_tuple);
-        if (wec) break;
-      }
-      if (draining) {
-        co_await ws.async_close(websocket::close_code::going_away, as_tuple);
-        break;
-      }
+    };
+    end.opened = true;
+    if (o.blocking_open) {
+      co_await asio::co_spawn(
+          blocking,
+          [&open]() -> awaitable<void> {
+            open();
+            co_return;
+          },
+          use_awaitable);
+    } else {
+      open();
     }
+    if (failed) peer->close(ws_close::kInternal, "internal error");
+    if (draining) peer->close(ws_close::kGoingAway, "server shutting down");  // stop() may have missed it
+
+    using namespace asio::experimental::awaitable_operators;
+    co_await (ws_reader(ws, *peer, *ep, ctl, o.blocking_messages) && ws_writer(ws, *peer, ctl));
   }
 
   template <class Stream>
@@ -356,15 +605,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
       if (websocket::is_upgrade(breq)) {
         HttpRequest req = to_request(breq, peer, secure);
-        std::optional<WsHandler> h = ws_router ? ws_router(req) : std::nullopt;
-        if (!h) {
+        WsRoute route;
+        if (ws_router) {
+          try {
+            route = ws_router(req);
+          } catch (const std::exception& e) {
+            spdlog::error("websocket router failed for {}: {}", req.path, e.what());
+            HttpResponse res;
+            server_error(req, res, 500, "E-SYS-INTERNAL", "Internal server error");
+            route = WsRoute::refused(std::move(res));
+          }
+        }
+        if (!route.endpoint || draining) {
           HttpResponse res;
-          server_error(req, res, 404, "E-CORE-NOTFOUND", "No WebSocket endpoint at " + req.path);
+          if (route.refuse && !draining)
+            res = std::move(*route.refuse);
+          else if (draining)
+            server_error(req, res, 503, "E-SYS-UNAVAIL", "Server shutting down");
+          else
+            server_error(req, res, 404, "E-CORE-NOTFOUND", "No WebSocket endpoint at " + req.path);
           auto out = to_beast(req, res, breq.version(), false);
           co_await http::async_write(stream, out, as_tuple);
           break;
         }
-        co_await websocket_session<Stream>(std::move(stream), std::move(breq), std::move(*h));
+        co_await websocket_session<Stream>(std::move(stream), std::move(breq), std::move(req), std::move(route.endpoint), id);
         co_return;
       }
 
@@ -469,12 +733,17 @@ void HttpServer::stop() {
     im->acceptor.close(ec);
   });
   std::map<uint64_t, std::function<void()>> idle;
+  std::vector<std::shared_ptr<WsPeerImpl>> ws;
   {
     std::lock_guard lk(im->idle_mu);
     idle.swap(im->idle);
+    for (auto& [id, w] : im->ws_peers)
+      if (auto p = w.lock()) ws.push_back(std::move(p));
   }
   // Each canceller posts itself onto its connection's thread.
   for (auto& [id, cancel] : idle) cancel();
+  // WebSockets: going away (queued frames are written first, bounded by close_timeout).
+  for (auto& p : ws) p->close(ws_close::kGoingAway, "server shutting down");
 }
 
 size_t HttpServer::active_requests() const { return impl_->active; }

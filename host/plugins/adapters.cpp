@@ -345,6 +345,23 @@ std::string MetaHandle::list_actions(const TenantRef& tn, std::string_view filte
   return s.data;
 }
 
+std::string MetaHandle::put_action(const TenantRef& tn, std::string_view action_json) const {
+  StringSink s;
+  auto ct = tn.c();
+  CM_CALL(actions_of(vt()).put_action, "meta put_action", self(), &ct, to_cm(action_json), &s.sink);
+  return s.data;
+}
+
+std::string MetaHandle::get_action(const TenantRef& tn, std::string_view action_id) const {
+  auto ct = tn.c();
+  CM_FIND(actions_of(vt()).get_action, "meta get_action", self(), &ct, to_cm(action_id));
+}
+
+void MetaHandle::update_action(const TenantRef& tn, std::string_view action_id, std::string_view patch_json) const {
+  auto ct = tn.c();
+  CM_CALL(actions_of(vt()).update_action, "meta update_action", self(), &ct, to_cm(action_id), to_cm(patch_json));
+}
+
 std::string MetaHandle::list_settings(const TenantRef& tn, std::string_view prefix) const {
   StringSink s;
   auto ct = tn.c();

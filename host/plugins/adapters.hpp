@@ -143,6 +143,10 @@ class MetaHandle : public AdapterHandle {
   // Actions part
   bool has_actions() const { return vt().actions != nullptr; }
   std::string list_actions(const TenantRef& tn, std::string_view filter_json) const;
+  /// {"stored": record, "replaced"?: id}; CM_CONFLICT for a known actionId.
+  std::string put_action(const TenantRef& tn, std::string_view action_json) const;
+  std::string get_action(const TenantRef& tn, std::string_view action_id) const;  // "" if absent
+  void update_action(const TenantRef& tn, std::string_view action_id, std::string_view patch_json) const;
   // Tasks part
   bool has_tasks() const { return vt().tasks != nullptr; }
   std::string create_task(std::string_view json) const;

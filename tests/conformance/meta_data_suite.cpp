@@ -29,11 +29,13 @@
 //     "attachments"?, "visibility"? ("D"), "flags"?, "status"? ("A"),
 //     "expiresAt"?, "token"?, "x"?}) → {"stored":record} or, when an action of
 //     the tenant had the same non-empty "key", {"stored":…, "replaced":"<old
-//     actionId>"} (the old one is gone); duplicate actionId → CM_CONFLICT.
+//     actionId>"} (the old one stays with status "D" and no key);
+//     duplicate actionId → CM_CONFLICT.
 //   get_action → record + "stats":{"comments","reactions"} (+ "token" if
 //     stored); update_action merges (actionId immutable; "stats" and "token"
 //     settable); list_actions({"type"?:[…], "issuerTag"?, "parentId"?,
-//     "rootId"?, "audience"?, "status"?:[…], "visibility"?:[…], "before"?,
+//     "rootId"?, "audience"?, "subject"?, "key"?, "status"?:[…],
+//     "visibility"?:[…], "before"?,
 //     "limit"? (20, max 500), "cursor"?}) → {"actions":[…], "cursor"} ordered
 //     by (createdAt desc, actionId desc).
 //   push_inbound(tn, {"actionId","token","ackToken"?,"receivedAt"?}) (same
@@ -437,8 +439,15 @@ TEST_P(MetaDataConformance, ActionsOverrideByKey) {
   json res = put_action(kA, r2);
   EXPECT_EQ(res["replaced"], "r1");
   EXPECT_EQ(res["stored"]["actionId"], "r2");
-  EXPECT_EQ(code_of([&] { get_action(kA, "r1"); }), CM_NOT_FOUND);
+  // The superseded row stays, deleted and without its key, so a replay of
+  // its token is recognised; its id still cannot be stored again.
+  json old = get_action(kA, "r1");
+  EXPECT_EQ(old["status"], "D");
+  EXPECT_TRUE(!old.contains("key") || old["key"].is_null());
+  EXPECT_EQ(code_of([&] { put_action(kA, r1); }), CM_CONFLICT);
   EXPECT_EQ(get_action(kA, "r2")["key"], "REACT:post1:alice.test");
+  EXPECT_EQ(list_actions(kA, json{{"key", "REACT:post1:alice.test"}})["actions"].size(), 1u);
+  EXPECT_EQ(list_actions(kA, json{{"subject", "nothing"}})["actions"].size(), 0u);
   EXPECT_EQ(get_action(kB, "r1")["actionId"], "r1");
   // Empty key: never overrides.
   json e1 = action("e1", 12), e2 = action("e2", 13);
@@ -446,7 +455,7 @@ TEST_P(MetaDataConformance, ActionsOverrideByKey) {
   e2["key"] = "";
   put_action(kA, e1);
   EXPECT_FALSE(put_action(kA, e2).contains("replaced"));
-  EXPECT_EQ(list_actions(kA, json::object())["actions"].size(), 3u);  // r2, e1, e2
+  EXPECT_EQ(list_actions(kA, json::object())["actions"].size(), 4u);  // r1 (D), r2, e1, e2
 }
 
 TEST_P(MetaDataConformance, ActionsListOrderAndPagingOver500) {

@@ -186,3 +186,145 @@ Resp KeepAlive::send(const Req& r) {
 }
 
 }  // namespace cumulo::test
+
+namespace cumulo::test {
+
+namespace websocket = beast::websocket;
+
+struct WsClient::Impl {
+  asio::io_context io;
+  websocket::stream<beast::tcp_stream> ws{io};
+  beast::flat_buffer buf;
+  bool connected = false, closed = false;
+  unsigned status = 0;
+  std::string error;
+  int close_code = 0;
+  std::string close_reason;
+  int pings = 0;
+  // A read in flight survives a recv() timeout: the next recv() waits for it.
+  bool reading = false, read_done = false;
+  beast::error_code read_ec;
+
+  void start_read() {
+    if (reading || closed) return;
+    reading = true;
+    read_done = false;
+    ws.async_read(buf, [this](beast::error_code ec, size_t) {
+      reading = false;
+      read_done = true;
+      read_ec = ec;
+    });
+  }
+  /// Runs the io_context until the pending read finishes or `timeout` passes.
+  bool wait_read(std::chrono::milliseconds timeout) {
+    start_read();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!read_done && std::chrono::steady_clock::now() < deadline) {
+      io.restart();
+      io.run_one_for(deadline - std::chrono::steady_clock::now());
+    }
+    return read_done;
+  }
+  void note_error(const beast::error_code& ec) {
+    closed = true;
+    if (ec == websocket::error::closed) {
+      close_code = ws.reason().code;
+      close_reason.assign(ws.reason().reason.data(), ws.reason().reason.size());
+    } else if (error.empty()) {
+      error = ec.message();
+    }
+  }
+};
+
+WsClient::WsClient(uint16_t port, const std::string& target, const std::string& host, const std::map<std::string, std::string>& headers)
+    : impl_(std::make_unique<Impl>()) {
+  auto& im = *impl_;
+  try {
+    beast::get_lowest_layer(im.ws).expires_after(std::chrono::seconds(20));
+    beast::get_lowest_layer(im.ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    beast::get_lowest_layer(im.ws).expires_never();
+    im.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& r) {
+      for (const auto& [k, v] : headers) r.set(k, v);
+    }));
+    im.ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::ping) ++impl_->pings;
+    });
+    websocket::response_type res;
+    beast::error_code ec;
+    im.ws.handshake(res, host, target, ec);
+    im.status = res.result_int();
+    if (ec) {
+      im.error = ec.message();
+      im.closed = true;
+      return;
+    }
+    im.connected = true;
+  } catch (const std::exception& e) {
+    im.error = e.what();
+    im.closed = true;
+  }
+}
+
+WsClient::~WsClient() {
+  // Abrupt: tests that want a clean close call close().
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).socket().close(ec);
+  impl_->io.restart();
+  impl_->io.poll();  // let aborted operations finish while Impl is alive
+}
+
+bool WsClient::connected() const { return impl_->connected; }
+unsigned WsClient::status() const { return impl_->status; }
+const std::string& WsClient::error() const { return impl_->error; }
+int WsClient::close_code() const { return impl_->close_code; }
+std::string WsClient::close_reason() const { return impl_->close_reason; }
+bool WsClient::closed() const { return impl_->closed; }
+int WsClient::pings() const { return impl_->pings; }
+
+bool WsClient::send(const std::string& text) {
+  if (impl_->closed) return false;
+  beast::error_code ec;
+  impl_->ws.text(true);
+  impl_->ws.write(asio::buffer(text), ec);
+  if (ec) impl_->note_error(ec);
+  return !ec;
+}
+
+std::optional<std::string> WsClient::recv(std::chrono::milliseconds timeout) {
+  auto& im = *impl_;
+  if (im.closed) return std::nullopt;
+  if (!im.wait_read(timeout)) return std::nullopt;
+  if (im.read_ec) {
+    im.note_error(im.read_ec);
+    return std::nullopt;
+  }
+  std::string out = beast::buffers_to_string(im.buf.data());
+  im.buf.consume(im.buf.size());
+  return out;
+}
+
+bool WsClient::wait_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!impl_->closed) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    recv(left);  // messages before the close are discarded
+  }
+  return impl_->closed;
+}
+
+void WsClient::close() {
+  auto& im = *impl_;
+  if (im.closed || !im.connected) return;
+  bool done = false;
+  // Completes on the server's close frame (read by the pending read, if any).
+  im.ws.async_close(websocket::close_code::normal, [&done](beast::error_code) { done = true; });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((!done || im.reading) && std::chrono::steady_clock::now() < deadline) {
+    im.io.restart();
+    im.io.run_one_for(std::chrono::milliseconds(100));
+  }
+  im.closed = true;
+}
+
+}  // namespace cumulo::test
