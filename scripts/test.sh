@@ -4,6 +4,7 @@
 #   2. builds and installs the SDK, then builds samples/hello-plugin out of
 #      tree against it with clang++ and libc++ (the ABI proof), and
 #      samples/blob-encrypted out of tree, run through cumulo-adapter-test,
+#      and samples/action-poll out of tree (CUMULO_POLL_PLUGIN, for tests),
 #   3. builds everything with g++ and runs all tests (ctest),
 #   4. rebuilds with ASan+UBSan and runs all tests again.
 set -euo pipefail
@@ -40,6 +41,12 @@ build/bin/cumulo-adapter-test \
 # SIGPIPEs ldd, which made this check flaky.)
 HELLO_DEPS=$(ldd build/hello-clang/hello-blob.so)
 [[ $HELLO_DEPS == *libc++* ]] || { echo "hello-blob.so is not linked to libc++:"; echo "$HELLO_DEPS"; exit 1; }
+
+echo "== out-of-tree action-type plugin (samples/action-poll)"
+rm -rf build/action-poll
+cmake -S samples/action-poll -B build/action-poll -G Ninja -DCMAKE_PREFIX_PATH="$ROOT/build/sdk-prefix" >/dev/null
+cmake --build build/action-poll -j "$JOBS"
+export CUMULO_POLL_PLUGIN="$ROOT/build/action-poll/action-poll.so"
 
 echo "== PostgreSQL test server"
 PGDIR=$(mktemp -d /tmp/cumulo-pg.XXXXXX)

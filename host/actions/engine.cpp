@@ -182,6 +182,12 @@ struct Engine::Impl {
     if (page["actions"].empty()) return std::nullopt;
     return page["actions"][0];
   }
+  // An active subscription of `who` to `target`. The key's holder may be a
+  // rejected SUBS (status D, key kept) or the SUBS:DEL that ended it.
+  bool subscribed(const TenantScope& t, const std::string& target, const std::string& who) const {
+    auto sub = by_key(t, "SUBS:" + target + ":" + who);
+    return sub && sub->value("status", "") == "A" && sub->value("subType", json("")) != json("DEL");
+  }
   json profile(const TenantScope& t, const std::string& id_tag) const {
     auto text = t.meta().get_profile(t.ref(), id_tag);
     return text.empty() ? json(nullptr) : json::parse(text);
@@ -228,6 +234,7 @@ struct Engine::Impl {
   void subscriber_fanout(const TenantScope& t, const json& rec, int nesting);
   std::vector<std::string> followers(const TenantScope& t) const;
   runtime::TaskResult run_delivery(const runtime::TaskContext& ctx);
+  std::optional<std::string> resign_for_pow(const TenantScope& t, const json& rec, const std::string& reply);
   runtime::TaskResult run_verify(const runtime::TaskContext& ctx);
   void send_ephemeral(const TenantScope& t, const std::string& token, const std::string& to);
 
@@ -416,9 +423,8 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
       std::optional<std::string> target = a.subject ? a.subject : a.parent;
       std::optional<json> trec = target ? get(t, *target) : std::nullopt;
       if (trec && trec->value("issuerTag", "") != me) {
-        const bool subscribed = by_key(t, "SUBS:" + *target + ":" + me).has_value() ||
-                                (trec->contains("rootId") && by_key(t, "SUBS:" + trec->value("rootId", "") + ":" + me).has_value());
-        if (!subscribed) throw invalid("Not subscribed to " + *target);
+        const bool is_subscribed = subscribed(t, *target, me) || (trec->contains("rootId") && subscribed(t, trec->value("rootId", ""), me));
+        if (!is_subscribed) throw invalid("Not subscribed to " + *target);
       }
     }
     if (!is_del) {
@@ -477,6 +483,10 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
     std::set<std::string> to;
     if (a.audience && *a.audience != me) to.insert(*a.audience);
     if (subject && subject->value("issuerTag", "") != me) to.insert(subject->value("issuerTag", ""));
+    // We are the context's home: straight to its subscribers (unless aimed at one user).
+    if (subject && subject->value("issuerTag", "") == me && (!a.audience || *a.audience == me))
+      for (const auto& sub : list(t, {{"type", "SUBS"}, {"subject", *a.subject}, {"status", "A"}}))
+        if (sub.value("subType", json("")) != json("DEL") && sub.value("issuerTag", "") != me) to.insert(sub.value("issuerTag", ""));
     for (const auto& r : to) send_ephemeral(t, *token, r);
     e.stats_.created++;
     return rec;
@@ -614,8 +624,7 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
       std::optional<json> trec = target ? get(t, *target) : std::nullopt;
       if (trec && trec->value("issuerTag", "") != c.iss) {
         const bool home = trec->value("issuerTag", "") == me;
-        const bool subscribed = by_key(t, "SUBS:" + *target + ":" + c.iss).has_value();
-        if (home && !subscribed) throw denied(c.iss + " is not subscribed to " + *target);
+        if (home && !subscribed(t, *target, c.iss)) throw denied(c.iss + " is not subscribed to " + *target);
         // Not our container: its home checked the subscription and relays.
       }
     }
@@ -632,7 +641,7 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
     if (subject && subject->value("issuerTag", "") == me)
       for (const auto& sub : list(t, {{"type", "SUBS"}, {"subject", *a.subject}, {"status", "A"}})) {
         const std::string who = sub.value("issuerTag", "");
-        if (who != c.iss && who != me) send_ephemeral(t, token, who);
+        if (who != c.iss && who != me && sub.value("subType", json("")) != json("DEL")) send_ephemeral(t, token, who);
       }
     return json::object();
   }
@@ -645,7 +654,8 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
   if (parent) root = opt_str(*parent, "rootId") ? opt_str(*parent, "rootId") : a.parent;
   else if (a.parent) root = a.parent;
   std::string key = type->def.key_pattern ? dsl_::expand_key(*type->def.key_pattern, a) : "";
-  char initial = 'V';
+  // Without an on_receive hook the resting status is known now: one write.
+  char initial = type->def.on_receive.empty() ? 'A' : 'V';
   if (!key.empty()) {
     // A replay of an older token must not supersede the newer one.
     if (auto holder = by_key(t, key); holder && holder->value("createdAt", int64_t{0}) > a.created_at) {
@@ -691,8 +701,8 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
       spdlog::warn("auto-approval of {} failed: {}", id, ex.what());
     }
   }
+  if (status != initial) t.meta().update_action(t.ref(), id, json{{"status", std::string(1, status)}}.dump());
   rec["status"] = std::string(1, status);
-  t.meta().update_action(t.ref(), id, json{{"status", rec["status"]}}.dump());
   if (status != 'D' && cont) after_store(t, *type, rec, true, 0);
 
   // Related tokens, pre-approved — only the one the main action is about
@@ -829,7 +839,7 @@ void Engine::Impl::subscriber_fanout(const TenantScope& t, const json& rec, int 
     related.push_back(rec.value("subject", ""));
   }
   for (const auto& sub : list(t, {{"type", "SUBS"}, {"subject", root_id}, {"status", "A"}})) {
-    if (sub.contains("subType") && !sub["subType"].is_null()) continue;
+    if (sub.value("subType", json("")) == json("DEL")) continue;  // left (a SUBS:UPD still subscribes)
     const std::string who = sub.value("issuerTag", "");
     if (skip.count(who)) continue;
     schedule_delivery(t, id, who, related, "fanout");
@@ -855,18 +865,36 @@ runtime::TaskResult Engine::Impl::run_delivery(const runtime::TaskContext& ctx) 
   if (!hosted_here(tn)) return runtime::TaskResult::fail("tenant " + tn + " is not served here");
   auto t = scope(tn);
   auto rec = get(t, id);
+  // A CONN re-signed for proof of work is delivered under its new id.
+  for (int hop = 0; hop < 8 && rec && rec->contains("x") && (*rec)["x"].is_object() && (*rec)["x"].contains("resignedAs"); ++hop) {
+    auto next = get(t, (*rec)["x"].value("resignedAs", ""));
+    if (!next) break;
+    rec = std::move(next);
+  }
   if (!rec || !rec->contains("token")) return runtime::TaskResult::ok("action gone");
   json body = {{"token", (*rec)["token"]}};
   for (const auto& r : in.value("related", json::array())) {
     auto rr = get(t, r.get<std::string>());
     if (rr && rr->contains("token")) body["related"].push_back((*rr)["token"]);
   }
-  auto req = net::ClientRequest::post("https://cl-o." + to + "/api/inbox", body.dump(), "application/json");
-  req.timeout_ms = cfg().request_timeout_ms;
-  req.max_body = 64 << 10;
+  auto send = [&] {
+    auto req = net::ClientRequest::post("https://cl-o." + to + "/api/inbox", body.dump(), "application/json");
+    req.timeout_ms = cfg().request_timeout_ms;
+    req.max_body = 64 << 10;
+    return s.remote_keys().http().request(req);
+  };
   net::ClientResponse res;
   try {
-    res = s.remote_keys().http().request(req);
+    res = send();
+    // §9: the receiver wants proof of work — re-sign our CONN until its
+    // suffix matches (N ≤ 3), supersede our row with it and send that.
+    if (res.status == 428) {
+      if (auto tok = resign_for_pow(t, *rec, res.body)) {
+        body["token"] = *tok;
+        res = send();
+        if (res.status == 428) return runtime::TaskResult::retry("HTTP 428 again after re-signing");
+      }
+    }
   } catch (const std::exception& ex) {
     spdlog::info("delivery of {} to {} (attempt {}): {}", id, to, ctx.attempt + 1, ex.what());
     return runtime::TaskResult::retry(ex.what());
@@ -881,6 +909,51 @@ runtime::TaskResult Engine::Impl::run_delivery(const runtime::TaskContext& ctx) 
   e.stats_.delivery_failed++;
   spdlog::warn("delivery of {} to {} refused: HTTP {} {}", id, to, res.status, res.body.substr(0, 300));
   return runtime::TaskResult::fail("HTTP " + std::to_string(res.status) + " " + res.body.substr(0, 300));
+}
+
+// The sender side of §9: a 428 E-POW-REQUIRED names N; our own, still
+// current CONN is re-signed (varying the "_" nonce) until the compact token
+// ends with N 'A's, stored under its new id with the same key (the old row is
+// superseded and points to it), and returned. nullopt: not ours to re-sign
+// (not a CONN of this tenant, superseded, N unreadable or > 3). Throws when
+// the search runs out of time (the task retries).
+std::optional<std::string> Engine::Impl::resign_for_pow(const TenantScope& t, const json& rec, const std::string& reply) {
+  constexpr int kMaxPow = 3;
+  if (rec.value("type", "") != "CONN" || rec.value("issuerTag", "") != t.info.id_tag) return std::nullopt;
+  if (rec.value("status", "") == "D" || !opt_str(rec, "key")) return std::nullopt;  // superseded meanwhile
+  int n = 0;
+  auto r = json::parse(reply, nullptr, false);
+  if (r.is_object() && r.contains("error") && r["error"].is_object() && r["error"].contains("details") && r["error"]["details"].is_object()) {
+    const json& d = r["error"]["details"];
+    if (d.contains("required") && d["required"].is_number_integer()) n = d["required"].get<int>();
+    else if (d.contains("suffix") && d["suffix"].is_string()) n = static_cast<int>(d["suffix"].get_ref<const std::string&>().size());
+  }
+  if (n <= 0 || n > kMaxPow) {
+    spdlog::warn("CONN {}: the receiver wants proof of work N={} (we re-sign for 1..{})", rec.value("actionId", ""), n, kMaxPow);
+    return std::nullopt;
+  }
+  auto parsed = identity::parse_action_token(rec.value("token", ""));
+  if (!parsed) return std::nullopt;
+  identity::ActionClaims c = parsed->claims;
+  auto sk = s.keys.signing_key(t.info);
+  c.k = sk.key_id;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::optional<std::string> token;
+  for (uint64_t i = 0;; ++i) {
+    c.nonce = std::to_string(i);
+    token = identity::sign_action_token(c, *sk.key);
+    if (!token) return std::nullopt;
+    if (PowCounters::satisfies(*token, n)) break;
+    if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) throw std::runtime_error("no proof of work found in time");
+  }
+  auto a = fields_of_record(rec);
+  a.action_id = identity::parse_action_token(*token)->id();
+  const std::string status = rec.value("status", "A");
+  json nrec = record_of(a, rec.value("key", ""), opt_str(rec, "rootId"), status.empty() ? 'A' : status[0], *token);
+  t.meta().put_action(t.ref(), nrec.dump());  // supersedes the old row (same key)
+  patch_x(t, rec, json{{"resignedAs", a.action_id}});
+  spdlog::info("CONN {} re-signed with proof of work {} as {}", rec.value("actionId", ""), n, a.action_id);
+  return token;
 }
 
 runtime::TaskResult Engine::Impl::run_verify(const runtime::TaskContext& ctx) {

@@ -111,8 +111,10 @@ void HostDispatcher::handle(net::HttpRequest& req, net::HttpResponse& res) {
       throw ApiError(404, "E-CORE-NOTFOUND", "No route for " + req.method + " " + req.path);
     }
     // The per-IP `general` bucket for the API (rest-api.md §1.10); /api/auth/*
-    // routes count against their own buckets, the operator API against none.
-    if (req.path.rfind("/api/", 0) == 0 && req.path.rfind("/api/auth/", 0) != 0 && req.path.rfind("/api/_admin/", 0) != 0)
+    // and /api/inbox* routes count against their own buckets, the operator API
+    // against none.
+    if (req.path.rfind("/api/", 0) == 0 && req.path.rfind("/api/auth/", 0) != 0 && req.path.rfind("/api/_admin/", 0) != 0 &&
+        req.path.rfind("/api/inbox", 0) != 0)
       app_.services().rate_limit(req, res, api::RateBucket::kGeneral, req.path == "/api/me/full" || req.path.rfind("/api/refs/", 0) == 0);
     api::RouteCtx ctx{req, res, std::move(req.params)};
     route->fn(ctx);

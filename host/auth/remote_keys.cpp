@@ -25,6 +25,11 @@ RemoteKeys::RemoteKeys(app::Backends& backends, const app::OutboundConfig& cfg) 
 RemoteKeys::~RemoteKeys() = default;
 
 std::optional<RemoteKey> RemoteKeys::stored(const std::string& id_tag, const std::string& key_id) {
+  const std::string ck = id_tag + "\n" + key_id;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = parsed_.find(ck); it != parsed_.end()) return it->second;
+  }
   auto b = backends_.for_profile(backends_.default_profile());
   if (!b || !b->meta || !b->meta.has_tenants()) return std::nullopt;
   auto rec = b->meta.get_public_key(id_tag, key_id);
@@ -34,7 +39,15 @@ std::optional<RemoteKey> RemoteKeys::stored(const std::string& id_tag, const std
   if (!key) return std::nullopt;
   RemoteKey out{std::make_shared<const identity::EcKey>(std::move(*key)), std::nullopt};
   if (j.contains("expiresAt") && j["expiresAt"].is_number_integer()) out.expires_at = j["expiresAt"].get<int64_t>();
+  std::lock_guard lk(mu_);
+  if (parsed_.size() >= kMaxFailed) parsed_.clear();  // bounded; refilled from storage on demand
+  parsed_[ck] = out;
   return out;
+}
+
+void RemoteKeys::forget_failures() {
+  std::lock_guard lk(mu_);
+  failed_until_.clear();
 }
 
 std::optional<RemoteKey> RemoteKeys::find(const std::string& id_tag, const std::string& key_id, int64_t now) { return lookup(id_tag, key_id, now).key; }
@@ -117,6 +130,8 @@ size_t RemoteKeys::store_keys(const std::string& id_tag, const json& me) {
     // Keys that were missing a moment ago may be among them.
     std::lock_guard lk(mu_);
     std::erase_if(failed_until_, [&](const auto& e) { return e.first.compare(0, id_tag.size() + 1, id_tag + "\n") == 0; });
+    // A refetched key replaces what was parsed before.
+    std::erase_if(parsed_, [&](const auto& e) { return e.first.compare(0, id_tag.size() + 1, id_tag + "\n") == 0; });
   }
   return stored;
 }

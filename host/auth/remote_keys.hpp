@@ -54,6 +54,8 @@ class RemoteKeys {
   Lookup lookup(const std::string& id_tag, const std::string& key_id, int64_t now, bool refresh = false);
   /// GET /api/me requests made so far (tests check the failure cache).
   uint64_t fetches() const { return fetches_.load(); }
+  /// Drops every remembered failure (tests: the 5 min / 1 h TTLs are real time).
+  void forget_failures();
   static constexpr int64_t kUnreachableTtl = 300;
   static constexpr int64_t kNotPublishedTtl = 3600;
   /// The outbound client (shared with other callers: remote profiles).
@@ -70,6 +72,9 @@ class RemoteKeys {
   app::Backends& backends_;
   std::unique_ptr<net::HttpClient> http_;
   std::mutex mu_;
+  // Parsed keys by "idTag\nkeyId": decoding an SPKI (and the canonical
+  // re-encoding check) costs about as much as the signature check itself.
+  std::map<std::string, RemoteKey> parsed_;
   std::map<std::string, std::pair<int64_t, Miss>> failed_until_;  // "idTag\nkeyId" → (retry after (Unix s), why)
   std::atomic<uint64_t> fetches_{0};
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <map>
 #include <mutex>
 
 namespace cumulo::net {
@@ -147,7 +148,49 @@ struct HttpClient::Shared {
     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
-  ~Shared() { curl_share_cleanup(sh); }
+  ~Shared() {
+    for (auto& [origin, handles] : idle)
+      for (CURL* h : handles) curl_easy_cleanup(h);
+    curl_share_cleanup(sh);
+  }
+
+  // Idle easy handles per origin: a handle keeps its connections alive, so
+  // the next request to the same peer (a burst of federation deliveries to
+  // one node) reuses a warm TLS connection instead of a new handshake. A
+  // handle is used by one thread at a time (libcurl's rule); sharing the
+  // connection cache itself across threads is what CURL_LOCK_DATA_CONNECT
+  // would do, and libcurl documents that as unsafe.
+  static constexpr size_t kIdlePerOrigin = 8, kIdleTotal = 256;
+  std::mutex idle_mu;
+  std::map<std::string, std::vector<CURL*>> idle;
+  size_t idle_count = 0;
+
+  CURL* take(const std::string& origin) {
+    {
+      std::lock_guard lk(idle_mu);
+      auto it = idle.find(origin);
+      if (it != idle.end() && !it->second.empty()) {
+        CURL* h = it->second.back();
+        it->second.pop_back();
+        --idle_count;
+        curl_easy_reset(h);  // options only: live connections stay
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+  void give_back(const std::string& origin, CURL* h) {
+    {
+      std::lock_guard lk(idle_mu);
+      auto& v = idle[origin];
+      if (v.size() < kIdlePerOrigin && idle_count < kIdleTotal) {
+        v.push_back(h);
+        ++idle_count;
+        return;
+      }
+    }
+    curl_easy_cleanup(h);
+  }
   static void lock(CURL*, curl_lock_data d, curl_lock_access, void* user) { static_cast<Shared*>(user)->locks[static_cast<size_t>(d)].lock(); }
   static void unlock(CURL*, curl_lock_data d, void* user) { static_cast<Shared*>(user)->locks[static_cast<size_t>(d)].unlock(); }
 };
@@ -168,7 +211,10 @@ ClientResponse HttpClient::request(const ClientRequest& req) const {
   if (req.method.empty() || !std::all_of(req.method.begin(), req.method.end(), [](unsigned char c) { return std::isupper(c); }))
     throw std::invalid_argument("http client: bad method '" + req.method + "'");
 
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), &curl_easy_cleanup);
+  // scheme://host[:port] — the key of the idle-handle pool.
+  const auto scheme_end = req.url.find("://");
+  const std::string origin = scheme_end == std::string::npos ? req.url : req.url.substr(0, req.url.find('/', scheme_end + 3));
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(shared_->take(origin), &curl_easy_cleanup);
   if (!h) throw HttpError(HttpError::Kind::kProtocol, "http client: curl_easy_init failed");
   CURL* c = h.get();
 
@@ -238,6 +284,9 @@ ClientResponse HttpClient::request(const ClientRequest& req) const {
     throw HttpError(kind, msg);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  // Only after a clean transfer: a failed one may have left a broken connection.
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);  // `err` dies with this frame
+  shared_->give_back(origin, h.release());
   return resp;
 }
 

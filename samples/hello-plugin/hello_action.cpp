@@ -22,11 +22,13 @@ class HelloAction final : public ActionType {
   explicit HelloAction(std::string_view /*options_json: none needed*/) {}
 
   Status definitions(const Sink& out) override {
-    return emit(out, R"([{"type":"HELLO","fields":{"content":"required"},"flags":{"broadcast":false}}])");
+    return emit(out, R"([{"type":"HELLO","version":"1.0","fields":{"content":"required"},"behavior":{"allow_unknown":true},
+                          "hooks":{"on_receive":"native:greet"}}])");
   }
 
   Status run_hook(const Tenant& /*tn*/, std::string_view hook, std::string_view /*input_json*/, const Sink& out) override {
-    if (hook != "native:greet") return Status::NotFound("hello-action has no hook named " + std::string(hook));
+    // The host passes the name after "native:".
+    if (hook != "greet") return Status::NotFound("hello-action has no hook named " + std::string(hook));
     return emit(out, R"({"ops":[{"op":"log","message":"hello"}]})");
   }
 

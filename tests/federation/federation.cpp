@@ -36,6 +36,9 @@ Federation::Federation(const std::vector<std::string>& id_tags, const json& extr
                     {"basePassword", "password-of-" + id},
                     {"certs", {{{"domain", "cl-o." + id}, {"cert", (n.dir / "cert.pem").string()}, {"key", (n.dir / "key.pem").string()}}}},
                     {"outbound", {{"resolve", resolve}, {"caFile", ca_file_}}},
+                    // Every node and client shares 127.0.0.1: per-IP limits would
+                    // throttle the scenarios (they are tested in auth_tests).
+                    {"auth", {{"rateLimits", false}}},
                     {"federation", {{"deliveryMinWaitSeconds", 1}, {"deliveryMaxWaitSeconds", 4}, {"verifyMinWaitSeconds", 1}, {"statWindowSeconds", 0}}}};
     n.config.merge_patch(extra);
     start(id);
@@ -43,16 +46,58 @@ Federation::Federation(const std::vector<std::string>& id_tags, const json& extr
 }
 
 Federation::~Federation() {
-  for (auto& [id, n] : nodes_) n.host.reset();
+  for (auto& [id, n] : nodes_) {
+    n.host.reset();
+    n.proc.reset();
+  }
 }
 
 Node& Federation::node(const std::string& id_tag) { return nodes_.at(id_tag); }
 
-void Federation::stop(const std::string& id_tag) { node(id_tag).host.reset(); }
+void Federation::stop(const std::string& id_tag) {
+  auto& n = node(id_tag);
+  n.host.reset();
+  if (n.proc) {
+    n.proc->terminate();
+    n.proc.reset();
+  }
+}
 
 void Federation::start(const std::string& id_tag) {
   auto& n = node(id_tag);
+  if (n.proc) throw std::logic_error(id_tag + " runs as a process: stop() or kill9() it first");
   if (!n.host) n.host = std::make_unique<TestHost>(n.config, plugins_);
+}
+
+fs::path Federation::write_config(const std::string& id_tag) {
+  auto& n = node(id_tag);
+  const auto plugin_dir = n.dir / "plugins";
+  fs::create_directories(plugin_dir);
+  for (const auto& p : plugins_) fs::copy_file(p, plugin_dir / p.filename(), fs::copy_options::overwrite_existing);
+  json cfg = n.config;
+  cfg["pluginDirs"] = json::array({plugin_dir.string()});
+  if (!cfg.contains("adminToken")) cfg["adminToken"] = TestHost::kAdminToken;
+  if (!cfg.contains("logLevel")) cfg["logLevel"] = "warn";
+  const auto file = n.dir / "serve.json";
+  std::ofstream(file) << cfg.dump(2);
+  return file;
+}
+
+void Federation::start_process(const std::string& id_tag) {
+  auto& n = node(id_tag);
+  if (n.host) throw std::logic_error(id_tag + " runs in-process: stop() it first");
+  if (n.proc) return;
+  const auto file = write_config(id_tag);
+  n.proc = std::make_unique<ServeProcess>(std::map<std::string, std::string>{{"CUMULO_CONFIG", file.string()}});
+  Req ready;
+  ready.target = "/ready";
+  ready.host = "cl-o." + id_tag;
+  const bool ok = eventually([&] { return https(n.port, "cl-o." + id_tag, ca_.cert_pem, ready).status == 200; }, std::chrono::seconds(120));
+  if (!ok) throw std::runtime_error("cumulo serve for " + id_tag + " never became ready");
+}
+
+void Federation::kill9(const std::string& id_tag) {
+  node(id_tag).proc.reset();  // ~ServeProcess: SIGKILL, then waitpid
 }
 
 std::string Federation::token(const std::string& id_tag) {
@@ -71,6 +116,17 @@ Resp Federation::call(const std::string& id_tag, const std::string& method, cons
     r.headers["Content-Type"] = "application/json";
   }
   if (as_owner) r.headers["Authorization"] = "Bearer " + token(id_tag);
+  return https(node(id_tag).port, "cl-o." + id_tag, ca_.cert_pem, r);
+}
+
+Resp Federation::admin(const std::string& id_tag, const std::string& method, const std::string& target, const std::string& body) {
+  Req r;
+  r.method = method;
+  r.target = target;
+  r.host = "cl-o." + id_tag;
+  r.body = body;
+  if (!body.empty()) r.headers["Content-Type"] = "application/json";
+  r.headers["Authorization"] = std::string("Bearer ") + TestHost::kAdminToken;
   return https(node(id_tag).port, "cl-o." + id_tag, ca_.cert_pem, r);
 }
 
@@ -174,6 +230,7 @@ std::string sign_as(app::App& signer, const std::string& id_tag, const json& c) 
   if (c.contains("exp")) cl.exp = c["exp"].get<int64_t>();
   if (c.contains("f")) cl.f = c["f"];
   if (c.contains("v")) cl.v = c["v"].get<std::string>();
+  if (c.contains("_")) cl.nonce = c["_"];
   return *identity::sign_action_token(cl, *sk.key);
 }
 

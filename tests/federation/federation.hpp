@@ -30,6 +30,7 @@ struct Node {
   fs::path dir;  // data dir, cert, key
   json config;   // full config (restarts reuse it)
   std::unique_ptr<TestHost> host;
+  std::unique_ptr<ServeProcess> proc;  // start_process(): `cumulo serve` as a child process
 
   bool up() const { return host != nullptr; }
   app::App& app() { return host->app(); }
@@ -45,6 +46,15 @@ class Federation {
   Node& node(const std::string& id_tag);
   void stop(const std::string& id_tag);
   void start(const std::string& id_tag);
+  /// Writes the node's full config (the one start() uses, plus a plugin dir
+  /// holding the same plugins) to <node dir>/serve.json and returns its path.
+  fs::path write_config(const std::string& id_tag);
+  /// Runs the node as a real `cumulo serve --config FILE` child process (same
+  /// data dir, port, TLS and resolver); returns once /ready answers 200.
+  /// The node must not be running in-process.
+  void start_process(const std::string& id_tag);
+  /// SIGKILL to the node's child process (no shutdown at all), then reaps it.
+  void kill9(const std::string& id_tag);
   const std::string& ca_pem() const { return ca_.cert_pem; }
   const std::string& ca_file() const { return ca_file_; }
 
@@ -52,6 +62,8 @@ class Federation {
   std::string token(const std::string& id_tag);
   /// HTTPS request to `id_tag`'s node as its owner (token = "" → anonymous).
   Resp call(const std::string& id_tag, const std::string& method, const std::string& target, const json& body = nullptr, bool as_owner = true);
+  /// The operator API (/api/_admin/…) of `id_tag`'s node.
+  Resp admin(const std::string& id_tag, const std::string& method, const std::string& target, const std::string& body = "");
   /// Raw body POST to https://cl-o.<id_tag>/api/inbox[/sync].
   Resp inbox(const std::string& id_tag, const std::string& token, const std::vector<std::string>& related = {}, bool sync = false);
 
@@ -61,7 +73,7 @@ class Federation {
   json stored(const std::string& id_tag, const std::string& action_id);
   /// Polls until `action_id` is stored on `id_tag` with a status in `statuses`.
   bool wait_stored(const std::string& id_tag, const std::string& action_id, const std::string& statuses = "ACN",
-                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                   std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// Local profile row of `who` on `id_tag` (null if none).
   json profile(const std::string& id_tag, const std::string& who);
   /// Actions of `id_tag` matching a meta list filter.
@@ -69,7 +81,7 @@ class Federation {
   /// Tasks of the node's scheduler whose key starts with `prefix` (any status).
   std::vector<json> tasks(const std::string& id_tag, const std::string& key_prefix);
   /// Waits until no pending task of `kinds` is left on every running node.
-  bool settle(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  bool settle(std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
  private:
   net::KeyCert ca_;

@@ -426,8 +426,10 @@ typedef struct cm_action_type_vtable {
   /* Required. Writes the JSON array of DSL definitions this instance
    * provides (docs/sdk.md, "Action types"). */
   int32_t (*definitions)(void* self, const cm_sink* out_json, cm_error* err);
-  /* Optional native hook named by a definition ("native:<name>"). Input
-   * {"hook","action","context"}; output JSON {"ops":[…]} or {} for none. */
+  /* Optional native hook named by a definition ("native:<name>"); `hook`
+   * is <name>. Input {"hook","action","context","vars"}; output {} or any of
+   * {"ops":[…],"vars":{…},"status":"A|C|N|D","return":…,"stop":true}
+   * (docs/actions.md, "Native hooks"). */
   int32_t (*run_hook)(void* self, const cm_tenant* tn, cm_str hook, cm_str input_json, const cm_sink* out_json, cm_error* err);
 } cm_action_type_vtable;
 
