@@ -210,7 +210,11 @@ class WsPeerImpl final : public WsPeer, public std::enable_shared_from_this<WsPe
   void close(uint16_t code, std::string reason) override {
     std::lock_guard lk(mu_);
     if (ended_ || close_) return;
-    if (reason.size() > 123) reason.resize(123);  // RFC 6455: the close payload is ≤ 125 bytes
+    if (reason.size() > 123) {  // RFC 6455: the close payload is ≤ 125 bytes, and UTF-8
+      reason.resize(123);
+      while (!reason.empty() && (static_cast<unsigned char>(reason.back()) & 0xC0) == 0x80) reason.pop_back();
+      if (!reason.empty() && (static_cast<unsigned char>(reason.back()) & 0x80)) reason.pop_back();
+    }
     close_ = {code, std::move(reason)};
     wake_locked();
   }
@@ -247,7 +251,10 @@ class WsPeerImpl final : public WsPeer, public std::enable_shared_from_this<WsPe
     std::lock_guard lk(mu_);
     return close_.has_value();
   }
-  void attach(WsSessionCtl* ctl) { ctl_ = ctl; }
+  void attach(WsSessionCtl* ctl) {
+    std::lock_guard lk(mu_);
+    ctl_ = ctl;
+  }
   /// The session is over: sends are refused and nothing is posted any more.
   void end() {
     std::lock_guard lk(mu_);

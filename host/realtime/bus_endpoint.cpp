@@ -57,6 +57,8 @@ class BusEndpoint final : public net::WsEndpoint {
     if (in.is_object()) {
       if (auto it = in.find("id"); it != in.end() && (it->is_string() || it->is_number())) id = *it;
     }
+    // An ack is never acknowledged: a client acking our acks would loop forever.
+    if (in.is_object() && in.value("cmd", json()) == "ack") return std::nullopt;
     json data;
     if (!in.is_object() || !in.contains("cmd") || !in["cmd"].is_string())
       data = {{"status", "error"}, {"message", "expected a JSON text frame {\"id\",\"cmd\",\"data\"}"}};
