@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
     const std::string f = follower_tag(i);
     ba->meta.upsert_profile(ta.ref(), json{{"idTag", f}, {"name", f}, {"type", "person"}, {"follower", true}}.dump());
     auto tb = *b.app().backends().tenant(f);
-    b.app().backends().for_tenant(tb)->meta.upsert_profile(tb.ref(), json{{"idTag", "alice.test"}, {"name", "Alice"}, {"type", "person"}, {"following", true}}.dump());
+    b.app().backends().for_tenant(tb)->meta.upsert_profile(tb.ref(),
+                                                           json{{"idTag", "alice.test"}, {"name", "Alice"}, {"type", "person"}, {"following", true}}.dump());
   }
   std::printf("setup: %d follower tenants on node B in %.1f s\n", n, std::chrono::duration<double>(Clock::now() - t_setup).count());
 
@@ -97,8 +98,8 @@ int main(int argc, char** argv) {
     const bool all = test::eventually([&] { return eng_b.stats().received.load() >= before + static_cast<uint64_t>(n); }, std::chrono::minutes(10));
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     const uint64_t got = eng_b.stats().received.load() - before;
-    std::printf("run %d: %llu/%d stored in %.2f s -> %.0f deliveries/s%s\n", r + 1, static_cast<unsigned long long>(got), n, secs, static_cast<double>(got) / secs,
-                all ? "" : " (TIMEOUT)");
+    std::printf("run %d: %llu/%d stored in %.2f s -> %.0f deliveries/s%s\n", r + 1, static_cast<unsigned long long>(got), n, secs,
+                static_cast<double>(got) / secs, all ? "" : " (TIMEOUT)");
   }
   return 0;
 }

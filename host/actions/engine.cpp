@@ -274,12 +274,18 @@ class Engine::Impl::HookEnv final : public dsl_::Env {
     if (!rec) throw dsl_::HookError("update_action: no action " + target);
     json patch = json::object(), x = json::object();
     for (auto& [k, v] : set.items()) {
-      if (k == "status" && v.is_string()) patch["status"] = std::string(1, status_letter(v.get<std::string>()));
-      else if (k == "subject" && v.is_string()) patch["subject"] = v;
-      else if (k == "reactions") x["stat"]["r"] = v.is_null() ? json("") : v;
-      else if (k == "comments") x["stat"]["c"] = v;
-      else if (k == "comments_ts") x["stat"]["ct"] = v;
-      else if (k == "x" && v.is_object()) x.merge_patch(v);
+      if (k == "status" && v.is_string())
+        patch["status"] = std::string(1, status_letter(v.get<std::string>()));
+      else if (k == "subject" && v.is_string())
+        patch["subject"] = v;
+      else if (k == "reactions")
+        x["stat"]["r"] = v.is_null() ? json("") : v;
+      else if (k == "comments")
+        x["stat"]["c"] = v;
+      else if (k == "comments_ts")
+        x["stat"]["ct"] = v;
+      else if (k == "x" && v.is_object())
+        x.merge_patch(v);
     }
     if (!patch.empty()) t_.meta().update_action(t_.ref(), target, patch.dump());
     if (!x.empty()) impl_.patch_x(t_, *rec, x);
@@ -347,7 +353,8 @@ dsl_::HookResult Engine::Impl::run_hook(const TenantScope& t, const ActionType& 
                 {"tenant_tag", t.info.id_tag},
                 {"tenant_type", "person"},
                 {"settings",
-                 {{"connection_mode", [&] {
+                 {{"connection_mode",
+                   [&] {
                      json m = setting(t, "profile.connection_mode");
                      return (m == "A" || m == "I") ? m : json(nullptr);
                    }()},
@@ -408,8 +415,10 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
   // Audience defaults: a reaction (or any subject-bound non-broadcast type)
   // goes to the subject's owner; a non-broadcast child to its thread's home.
   if (!a.audience && !beh.broadcast) {
-    if (parent) a.audience = opt_str(*parent, "audience") ? opt_str(*parent, "audience") : opt_str(*parent, "issuerTag");
-    else if (subject && def.audience != dsl_::Presence::kForbidden) a.audience = opt_str(*subject, "issuerTag");
+    if (parent)
+      a.audience = opt_str(*parent, "audience") ? opt_str(*parent, "audience") : opt_str(*parent, "issuerTag");
+    else if (subject && def.audience != dsl_::Presence::kForbidden)
+      a.audience = opt_str(*subject, "issuerTag");
   }
   if (a.audience == me && (a.type == "REACT" || a.type == "CMNT")) a.audience.reset();  // own content: nobody to tell
 
@@ -493,8 +502,10 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
   }
 
   std::optional<std::string> root;
-  if (parent) root = opt_str(*parent, "rootId") ? opt_str(*parent, "rootId") : a.parent;
-  else if (a.parent) root = a.parent;
+  if (parent)
+    root = opt_str(*parent, "rootId") ? opt_str(*parent, "rootId") : a.parent;
+  else if (a.parent)
+    root = a.parent;
   const std::string key = def.key_pattern ? dsl_::expand_key(*def.key_pattern, a) : "";
   json rec = record_of(a, key, root, 'A', *token);
   json stored = json::parse(t.meta().put_action(t.ref(), rec.dump()))["stored"];
@@ -546,8 +557,8 @@ void Engine::Impl::apply_deletion(const TenantScope& t, const dsl_::ActionFields
 
 // ---- receive ---------------------------------------------------------------------------------
 
-json Engine::Impl::process_inbound(const TenantScope& t, const std::string& token, const std::vector<std::string>& related, const std::string& ip,
-                                   bool sync, bool pre_approved) {
+json Engine::Impl::process_inbound(const TenantScope& t, const std::string& token, const std::vector<std::string>& related, const std::string& ip, bool sync,
+                                   bool pre_approved) {
   const std::string me = t.info.id_tag;
   auto parsed = identity::parse_action_token(token);
   if (!parsed) throw invalid(std::string("Malformed action token: ") + std::string(identity::to_string(parsed.error())));
@@ -646,21 +657,32 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
     return json::object();
   }
   if (!a.visibility) {
-    if (parent && opt_str(*parent, "visibility")) a.visibility = opt_str(*parent, "visibility")->at(0);
-    else if (subject && opt_str(*subject, "visibility")) a.visibility = opt_str(*subject, "visibility")->at(0);
+    if (parent && opt_str(*parent, "visibility"))
+      a.visibility = opt_str(*parent, "visibility")->at(0);
+    else if (subject && opt_str(*subject, "visibility"))
+      a.visibility = opt_str(*subject, "visibility")->at(0);
   }
 
   std::optional<std::string> root;
-  if (parent) root = opt_str(*parent, "rootId") ? opt_str(*parent, "rootId") : a.parent;
-  else if (a.parent) root = a.parent;
+  if (parent)
+    root = opt_str(*parent, "rootId") ? opt_str(*parent, "rootId") : a.parent;
+  else if (a.parent)
+    root = a.parent;
   std::string key = type->def.key_pattern ? dsl_::expand_key(*type->def.key_pattern, a) : "";
   // Without an on_receive hook the resting status is known now: one write.
   char initial = type->def.on_receive.empty() ? 'A' : 'V';
   if (!key.empty()) {
-    // A replay of an older token must not supersede the newer one.
-    if (auto holder = by_key(t, key); holder && holder->value("createdAt", int64_t{0}) > a.created_at) {
-      key.clear();
-      initial = 'D';
+    // A replay of an older token must not supersede the newer one. iat has
+    // one-second resolution: on a tie the order is unknown, and a …:DEL
+    // holder wins against a non-DEL newcomer (a late FLLW must not undo a
+    // FLLW:DEL of the same second).
+    if (auto holder = by_key(t, key)) {
+      const int64_t held = holder->value("createdAt", int64_t{0});
+      const bool holder_del = holder->value("subType", json("")) == json("DEL");
+      if (held > a.created_at || (held == a.created_at && holder_del && a.subtype != "DEL")) {
+        key.clear();
+        initial = 'D';
+      }
     }
   }
   json rec = record_of(a, key, root, initial, token);
@@ -904,8 +926,7 @@ runtime::TaskResult Engine::Impl::run_delivery(const runtime::TaskContext& ctx) 
     spdlog::debug("delivered {} {} to {}", rec->value("type", ""), id, to);
     return runtime::TaskResult::ok(std::to_string(res.status));
   }
-  if (res.status == 429 || res.status == 408 || res.status >= 500)
-    return runtime::TaskResult::retry("HTTP " + std::to_string(res.status));
+  if (res.status == 429 || res.status == 408 || res.status >= 500) return runtime::TaskResult::retry("HTTP " + std::to_string(res.status));
   e.stats_.delivery_failed++;
   spdlog::warn("delivery of {} to {} refused: HTTP {} {}", id, to, res.status, res.body.substr(0, 300));
   return runtime::TaskResult::fail("HTTP " + std::to_string(res.status) + " " + res.body.substr(0, 300));
@@ -925,8 +946,10 @@ std::optional<std::string> Engine::Impl::resign_for_pow(const TenantScope& t, co
   auto r = json::parse(reply, nullptr, false);
   if (r.is_object() && r.contains("error") && r["error"].is_object() && r["error"].contains("details") && r["error"]["details"].is_object()) {
     const json& d = r["error"]["details"];
-    if (d.contains("required") && d["required"].is_number_integer()) n = d["required"].get<int>();
-    else if (d.contains("suffix") && d["suffix"].is_string()) n = static_cast<int>(d["suffix"].get_ref<const std::string&>().size());
+    if (d.contains("required") && d["required"].is_number_integer())
+      n = d["required"].get<int>();
+    else if (d.contains("suffix") && d["suffix"].is_string())
+      n = static_cast<int>(d["suffix"].get_ref<const std::string&>().size());
   }
   if (n <= 0 || n > kMaxPow) {
     spdlog::warn("CONN {}: the receiver wants proof of work N={} (we re-sign for 1..{})", rec.value("actionId", ""), n, kMaxPow);
@@ -978,8 +1001,10 @@ runtime::TaskResult Engine::Impl::run_verify(const runtime::TaskContext& ctx) {
 
 void Engine::Impl::maybe_schedule_stat(const TenantScope& t, const dsl_::ActionFields& a) {
   std::optional<std::string> target;
-  if (a.type == "REACT" || a.type == "REPOST") target = a.subject;
-  else if (a.type == "CMNT") target = a.parent;
+  if (a.type == "REACT" || a.type == "REPOST")
+    target = a.subject;
+  else if (a.type == "CMNT")
+    target = a.parent;
   if (!target) return;
   auto rec = get(t, *target);
   if (!rec || rec->value("issuerTag", "") != t.info.id_tag) return;  // only the owner counts
@@ -1119,12 +1144,21 @@ void Engine::remove(const TenantScope& t, const std::string& action_id) {
   if (!rec || rec->value("status", "") == "D") throw ApiError(404, "E-CORE-NOTFOUND", "No action " + action_id);
   if (rec->value("issuerTag", "") != t.info.id_tag) throw denied("Only the issuer may delete an action");
   t.meta().update_action(t.ref(), action_id, R"({"status":"D"})");
-  // Unkeyed types that know a DEL subtype tell their audience (POST:DEL…).
+  // Types that know a DEL subtype tell the same audience: keyed types
+  // (FLLW, REACT, CONN…) with a DEL of the same key, which supersedes the
+  // action everywhere; unkeyed ones (POST, CMNT…) with a DEL naming it.
   const std::string type = rec->value("type", "");
   auto def = types_.find(type);
-  if (def && def->def.subtypes.count("DEL") && !def->def.key_pattern) {
-    json req = {{"type", type + ":DEL"}, {"subject", action_id}};
+  if (def && def->def.subtypes.count("DEL") && !opt_str(*rec, "subType")) {
+    const bool keyed = def->def.key_pattern.has_value();
+    json req = {{"type", type + ":DEL"}};
     if (auto aud = opt_str(*rec, "audience")) req["audience"] = *aud;
+    if (auto p = opt_str(*rec, "parentId")) req["parentId"] = *p;
+    if (keyed) {
+      if (auto sub = opt_str(*rec, "subject")) req["subject"] = *sub;
+    } else {
+      req["subject"] = action_id;
+    }
     try {
       impl_->create(t, req, 1);
     } catch (const std::exception& ex) {

@@ -29,8 +29,8 @@ std::shared_ptr<const TypeRegistry::Snapshot> TypeRegistry::snapshot() {
         continue;
       }
       for (size_t i = 0; i < defs.size(); ++i) {
-        const std::string label = defs[i].is_object() && defs[i].contains("type") && defs[i]["type"].is_string() ? defs[i]["type"].get<std::string>()
-                                                                                                                 : "#" + std::to_string(i);
+        const std::string label =
+            defs[i].is_object() && defs[i].contains("type") && defs[i]["type"].is_string() ? defs[i]["type"].get<std::string>() : "#" + std::to_string(i);
         try {
           auto t = std::make_shared<ActionType>(ActionType{dsl::parse_definition(defs[i]), h, plugin});
           const std::string type = t->def.type;

@@ -125,7 +125,8 @@ void add_action_routes(Router& r, Services& s) {
     }
     const json next = page.value("cursor", json(nullptr));
     c.res.set_header("Cache-Control", "no-store");
-    c.res.body = json{{"data", items}, {"cursorPagination", {{"nextCursor", next}, {"hasMore", !next.is_null()}}}, {"time", iso_now()}, {"reqId", c.req.req_id}}.dump();
+    c.res.body =
+        json{{"data", items}, {"cursorPagination", {{"nextCursor", next}, {"hasMore", !next.is_null()}}}, {"time", iso_now()}, {"reqId", c.req.req_id}}.dump();
   });
 
   r.add("POST", "/api/actions", [&s](RouteCtx& c) {
@@ -158,8 +159,10 @@ void add_action_routes(Router& r, Services& s) {
   auto decide = [&s](RouteCtx& c, bool accept) {
     auto t = s.tenant(c.req);
     s.owner_required(c.req, t);
-    if (accept) s.actions().accept(t, c.param("actionId"));
-    else s.actions().reject(t, c.param("actionId"), "");
+    if (accept)
+      s.actions().accept(t, c.param("actionId"));
+    else
+      s.actions().reject(t, c.param("actionId"), "");
     send_data(c.req, c.res, nullptr);
   };
   r.add("POST", "/api/actions/{actionId}/accept", [decide](RouteCtx& c) { decide(c, true); });

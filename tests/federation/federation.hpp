@@ -91,7 +91,8 @@ class Federation {
   std::map<std::string, Node> nodes_;
 };
 
-/// A token signed by `signer`'s current key with arbitrary claims (forgery tests).
+/// A token signed by `signer`'s current key with arbitrary claims (forgery
+/// tests): iss, k, t, c, p, a, aud, sub, iat, exp, f, v and the "_" PoW nonce.
 std::string sign_as(app::App& signer, const std::string& id_tag, const json& claims);
 
 }  // namespace cumulo::test::fed

@@ -56,10 +56,13 @@ TEST(PollSample, LoadsAtRuntimeFederatesAndUnloadsCleanly) {
       << f.stored("alice.test", poll_id).dump();
   auto v2 = f.create("bob.test", {{"type", "POLL:VOTE"}, {"subject", poll_id}, {"content", {{"option", 0}}}});
   ASSERT_TRUE(f.wait_stored("alice.test", v2["actionId"], "A"));
-  ASSERT_TRUE(eventually([&] {
-    auto votes = f.stored("alice.test", poll_id)["x"].value("votes", json::object());
-    return votes.value("0", 0) == 1 && votes.value("1", 0) == 0;
-  }, std::chrono::seconds(60))) << f.stored("alice.test", poll_id).dump();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto votes = f.stored("alice.test", poll_id)["x"].value("votes", json::object());
+        return votes.value("0", 0) == 1 && votes.value("1", 0) == 0;
+      },
+      std::chrono::seconds(60)))
+      << f.stored("alice.test", poll_id).dump();
   EXPECT_EQ(f.stored("alice.test", v1["actionId"])["status"], "D");  // superseded
 
   // Unloaded from alice's host: new POLL actions are refused cleanly, the
