@@ -7,6 +7,8 @@
 # The server runs pinned to CPU 0 (taskset), wrk to CPU 1; openssl speed
 # runs on CPU 0 too, interleaved round by round with the server's runs.
 #   bench/actions_bench.sh [build-dir] [seconds] [rounds]
+# IN_DUR (default 3 s): length of each inbound round — every round needs
+# fresh tokens (the create rounds produce them), so it is kept short.
 set -euo pipefail
 BUILD=${1:-build}
 DUR=${2:-10}
@@ -49,12 +51,12 @@ speed() { # → "sign/s verify/s" of one P-384 ECDSA run on CPU 0
 }
 # PERF=dir: also record a CPU profile of the measured server (perf record -g)
 # during each wrk run, into dir/<script>-<round>.data.
-wrk_rate() { # script url → requests/s
+wrk_rate() { # script url [seconds] → requests/s
   if [[ -n ${PERF:-} ]]; then
     mkdir -p "$PERF"
-    perf record -g -o "$PERF/$(basename "$1" .lua)-$r.data" -p "${PIDS[-1]}" -- sleep "$DUR" >/dev/null 2>&1 &
+    perf record --call-graph dwarf,16384 -F 499 -o "$PERF/$(basename "$1" .lua)-$r.data" -p "${PIDS[-1]}" -- sleep "$DUR" >/dev/null 2>&1 &
   fi
-  taskset -c 1 wrk -t1 -c8 -d"${DUR}s" -s "$1" "$2" 2>"$WORK/wrk.err" | awk '/Requests\/sec/ {print $2}'
+  taskset -c 1 wrk -t1 -c8 -d"${3:-$DUR}s" -s "$1" "$2" 2>"$WORK/wrk.err" | awk '/Requests\/sec/ {print $2}'
 }
 
 # ---- alice in proxy mode (plain HTTP for wrk): create ------------------------
@@ -98,7 +100,8 @@ curl -s -o /dev/null "http://127.0.0.1:$PB/api/actions" -H "Host: cl-o.bob.test"
 head -1 "$WORK/tokens" | python3 -c 'import json,sys; print(json.dumps({"token": sys.stdin.read().strip()}))' |
   curl -s -o /dev/null "http://127.0.0.1:$PB/api/inbox/sync" -H "Host: cl-o.bob.test" -H 'Content-Type: application/json' -d @-
 export CUMULO_TOKENS=$WORK/tokens CUMULO_HOST=cl-o.bob.test
-echo "== inbound: POST /api/inbox/sync vs ES384 verify (CPU 0), ${DUR}s x $ROUNDS"
+IN_DUR=${IN_DUR:-3}
+echo "== inbound: POST /api/inbox/sync vs ES384 verify (CPU 0), ${IN_DUR}s x $ROUNDS"
 TOTAL=$(wc -l <"$WORK/tokens")
 for r in $(seq 1 "$ROUNDS"); do
   read -r SIGN VERIFY < <(speed)
@@ -106,6 +109,6 @@ for r in $(seq 1 "$ROUNDS"); do
   START=$(( (r - 1) * TOTAL / ROUNDS + 2 )); END=$(( r * TOTAL / ROUNDS ))
   sed -n "${START},${END}p" "$WORK/tokens" >"$WORK/slice"
   CUMULO_TOKENS=$WORK/slice
-  RATE=$(wrk_rate "$(dirname "$0")/wrk/inbox_sync.lua" "http://127.0.0.1:$PB")
+  RATE=$(wrk_rate "$(dirname "$0")/wrk/inbox_sync.lua" "http://127.0.0.1:$PB" "$IN_DUR")
   echo "round $r: verified+stored $RATE/s, openssl verify $VERIFY/s -> ratio $(python3 -c "print(f'{$RATE/$VERIFY:.2f}')") ($(cat "$WORK/wrk.err"))"
 done
