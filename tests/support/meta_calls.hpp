@@ -42,9 +42,12 @@ inline nlohmann::json post(const std::string& id, int64_t t, const std::string& 
 }
 
 /// Every action of `tn`, following cursors.
-inline size_t count_actions(const Inst& m, const plugins::TenantRef& tn) {
+/// Every stored action of `tn`, or only those with `status` (superseded
+/// actions stay stored with status "D").
+inline size_t count_actions(const Inst& m, const plugins::TenantRef& tn, const std::string& status = "") {
   size_t total = 0;
   nlohmann::json f = {{"limit", 500}};
+  if (!status.empty()) f["status"] = status;
   for (;;) {
     nlohmann::json r = list_actions(m, tn, f);
     total += r["actions"].size();
