@@ -842,7 +842,11 @@ TEST_P(RtdbConformance, ReadersNeverSeeHalfATransaction) {
         ++reads;
       }
     });
-  for (int i = 1; i <= 100; ++i)
+  // Write at least 100 transactions, and go on until the readers have really
+  // overlapped with the writer: a fast in-memory adapter can finish 100
+  // writes before a reader thread is even scheduled.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = 1; i <= 100 || (reads < 50 && std::chrono::steady_clock::now() < deadline); ++i)
     tx(json::array({{{"op", "update"}, {"path", "pair/a"}, {"value", {{"v", i}}}}, {{"op", "update"}, {"path", "pair/b"}, {"value", {{"v", i}}}}}));
   done = true;
   for (auto& th : readers) th.join();
