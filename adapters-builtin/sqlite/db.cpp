@@ -2,6 +2,7 @@
 
 #include <cumulo/sdk.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace cumulo::sqlite {
@@ -183,6 +184,73 @@ Database::~Database() {
     writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
   } catch (...) {
   }
+}
+
+void Database::run_write(const std::function<void(Connection&)>& body) {
+  Writer w(body);
+  std::unique_lock lk(queue_mu_);
+  queue_.push_back(&w);
+  w.cv.wait(lk, [&] { return w.done || queue_.front() == &w; });
+  if (!w.done) {
+    // Leader: take everything queued behind it (up to kMaxBatch). Only the
+    // leader pops, so the batch is exactly the queue's front on return.
+    std::vector<Writer*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(std::min(queue_.size(), kMaxBatch)));
+    lk.unlock();
+    const size_t taken = commit_group(batch);
+    lk.lock();
+    for (size_t i = 0; i < taken; ++i) {
+      Writer* x = queue_.front();
+      queue_.pop_front();
+      x->done = true;
+      if (x != &w) x->cv.notify_one();
+    }
+    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+  }
+  lk.unlock();
+  if (w.error) std::rethrow_exception(w.error);
+}
+
+size_t Database::commit_group(const std::vector<Writer*>& batch) {
+  Connection& c = *writer_;
+  if (batch.size() == 1) {  // the uncontended case: no savepoint needed
+    try {
+      Transaction tx(c);
+      batch[0]->body(c);
+      tx.commit();
+    } catch (...) {
+      batch[0]->error = std::current_exception();
+    }
+    return 1;
+  }
+  size_t ran = 0;
+  try {
+    Transaction tx(c);
+    for (; ran < batch.size(); ++ran) {
+      Writer* x = batch[ran];
+      c.prepare("SAVEPOINT cm_write").run();
+      try {
+        x->body(c);
+        c.prepare("RELEASE cm_write").run();
+      } catch (...) {
+        x->error = std::current_exception();
+        if (sqlite3_get_autocommit(c.raw())) {
+          // SQLite rolled the whole transaction back (I/O error, disk full,
+          // …): the earlier writes of this batch are gone with it.
+          auto lost = std::make_exception_ptr(Error(CM_UNAVAILABLE, "sqlite: the write was rolled back by a failure of another write in its batch"));
+          for (size_t i = 0; i < ran; ++i) batch[i]->error = lost;
+          return ran + 1;
+        }
+        c.prepare("ROLLBACK TO cm_write").run();
+        c.prepare("RELEASE cm_write").run();
+      }
+    }
+    tx.commit();
+  } catch (...) {  // BEGIN, a savepoint statement or COMMIT failed: nothing was written
+    auto e = std::current_exception();
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (i >= ran || !batch[i]->error) batch[i]->error = e;
+  }
+  return batch.size();
 }
 
 std::vector<int> Database::applied_versions() {

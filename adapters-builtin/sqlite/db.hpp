@@ -11,6 +11,8 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -121,18 +123,21 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  /// Runs f(Connection&) on the writer inside BEGIN IMMEDIATE … COMMIT.
+  /// Runs f(Connection&) on the writer inside BEGIN IMMEDIATE … COMMIT and
+  /// returns once that commit is done. Concurrent writes are group-committed
+  /// (as LevelDB batches writers): the first waiting thread runs every queued
+  /// f in one transaction, each inside its own SAVEPOINT, so a throwing f
+  /// rolls back only its own changes and rethrows in its own thread, while
+  /// the WAL append and the commit are paid once per batch.
   template <class F>
   auto write(F&& f) {
-    std::lock_guard lk(write_mu_);
-    Transaction tx(*writer_);
-    if constexpr (std::is_void_v<decltype(f(*writer_))>) {
-      f(*writer_);
-      tx.commit();
+    using R = decltype(f(*writer_));
+    if constexpr (std::is_void_v<R>) {
+      run_write([&](Connection& c) { f(c); });
     } else {
-      auto r = f(*writer_);
-      tx.commit();
-      return r;
+      std::optional<R> r;
+      run_write([&](Connection& c) { r.emplace(f(c)); });
+      return std::move(*r);
     }
   }
 
@@ -142,6 +147,12 @@ class Database {
   auto read(F&& f) {
     Lease l(*this);
     return f(*l.conn);
+  }
+
+  /// Writes queued or running now (the running batch included).
+  size_t pending_writes() {
+    std::lock_guard lk(queue_mu_);
+    return queue_.size();
   }
 
   /// Schema versions recorded in schema_version, ascending.
@@ -157,8 +168,26 @@ class Database {
     Connection* conn;
   };
 
+  // One queued write; lives on its caller's stack until `done`.
+  struct Writer {
+    explicit Writer(const std::function<void(Connection&)>& b) : body(b) {}
+    const std::function<void(Connection&)>& body;
+    std::exception_ptr error;
+    bool done = false;
+    std::condition_variable cv;
+  };
+  // Larger batches would hold the write lock longer for little gain.
+  static constexpr size_t kMaxBatch = 64;
+  void run_write(const std::function<void(Connection&)>& body);
+  /// Runs batch (front = the calling leader) on the writer; sets each
+  /// Writer::error, never throws. Returns how many it took off the front:
+  /// all, unless SQLite dropped the transaction under it, in which case the
+  /// ones not yet run stay queued for the next leader.
+  size_t commit_group(const std::vector<Writer*>& batch);
+
   std::unique_ptr<Connection> writer_;
-  std::mutex write_mu_;
+  std::mutex queue_mu_;
+  std::deque<Writer*> queue_;  // front = the leader running a batch
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_;
   std::mutex pool_mu_;

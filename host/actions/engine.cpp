@@ -14,6 +14,7 @@
 #include "app/app.hpp"
 #include "auth/remote_keys.hpp"
 #include "identity/action_token.hpp"
+#include "identity/content_id.hpp"
 #include "net/http_client.hpp"
 #include "realtime/bus.hpp"
 #include "runtime/scheduler.hpp"
@@ -77,6 +78,34 @@ dsl_::ActionFields fields_of_claims(const identity::ActionClaims& c, const std::
   if (c.f && c.f->is_string()) a.flags = c.f->get<std::string>();
   if (c.v && !c.v->empty()) a.visibility = (*c.v)[0];
   return a;
+}
+
+// CONN carries proof of work (§9): without the suffix this IP owes, 428
+// tells the sender which suffix to reach, and the IP's counter grows.
+void require_pow(PowCounters& pow, const std::string& token, const std::string& ip, int64_t now) {
+  const int n = pow.required(ip, now);
+  if (PowCounters::satisfies(token, n)) return;
+  pow.penalize(ip, PowCounters::Violation::kPowCheckFailed, now);
+  const std::string suffix(static_cast<size_t>(n), 'A');
+  throw ApiError(428, "E-POW-REQUIRED", "Proof of work required: the token must end with " + suffix, json{{"suffix", suffix}, {"required", n}});
+}
+
+// The inverse of fields_of_claims: what a created action signs.
+identity::ActionClaims claims_of(const dsl_::ActionFields& a, const std::string& key_id) {
+  identity::ActionClaims c;
+  c.iss = a.issuer;
+  c.k = key_id;
+  c.t = a.full_type();
+  c.c = a.content;
+  c.p = a.parent;
+  c.a = a.attachments;
+  c.aud = a.audience;
+  c.sub = a.subject;
+  c.iat = a.created_at;
+  c.exp = a.expires_at;
+  if (a.flags) c.f = *a.flags;
+  if (a.visibility) c.v = std::string(1, *a.visibility);
+  return c;
 }
 
 dsl_::ActionFields fields_of_record(const json& r) {
@@ -181,6 +210,17 @@ struct Engine::Impl {
     auto page = json::parse(t.meta().list_actions(t.ref(), json{{"key", key}, {"limit", 1}}.dump()));
     if (page["actions"].empty()) return std::nullopt;
     return page["actions"][0];
+  }
+  // A hook refused an action already stored: it never happened. The key goes
+  // back to the action it superseded (`holder`), so a refused replacement —
+  // a vote for an option that does not exist — loses nothing.
+  void undo_store(const TenantScope& t, const std::string& id, const std::string& key, const std::optional<json>& holder) const {
+    if (key.empty() || !holder) {
+      t.meta().update_action(t.ref(), id, R"({"status":"D"})");
+      return;
+    }
+    t.meta().update_action(t.ref(), id, json{{"status", "D"}, {"key", nullptr}}.dump());
+    t.meta().update_action(t.ref(), holder->value("actionId", ""), json{{"status", holder->value("status", "A")}, {"key", key}}.dump());
   }
   // An active subscription of `who` to `target`. The key's holder may be a
   // rejected SUBS (status D, key kept) or the SUBS:DEL that ended it.
@@ -467,23 +507,9 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
 
   // Sign with the tenant's newest key; the id is the hash of the exact token.
   auto sk = s.keys.signing_key(t.info);
-  identity::ActionClaims c;
-  c.iss = me;
-  c.k = sk.key_id;
-  c.t = a.full_type();
-  c.c = a.content;
-  c.p = a.parent;
-  c.a = a.attachments;
-  c.aud = a.audience;
-  c.sub = a.subject;
-  c.iat = a.created_at;
-  c.exp = a.expires_at;
-  if (a.flags) c.f = *a.flags;
-  if (a.visibility) c.v = std::string(1, *a.visibility);
-  auto token = identity::sign_action_token(c, *sk.key);
+  auto token = identity::sign_action_token(claims_of(a, sk.key_id), *sk.key);
   if (!token) throw invalid("The action could not be signed (invalid UTF-8?)");
-  auto parsed = identity::parse_action_token(*token);
-  a.action_id = parsed->id();
+  a.action_id = identity::action_id(*token);
 
   if (beh.ephemeral) {
     // Never stored: local bus, then straight to the context's home (§2.11).
@@ -507,6 +533,8 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
   else if (a.parent)
     root = a.parent;
   const std::string key = def.key_pattern ? dsl_::expand_key(*def.key_pattern, a) : "";
+  // What this action supersedes, in case its hook refuses it (undo_store).
+  const std::optional<json> holder = !key.empty() && !def.on_create.empty() ? by_key(t, key) : std::nullopt;
   json rec = record_of(a, key, root, 'A', *token);
   json stored = json::parse(t.meta().put_action(t.ref(), rec.dump()))["stored"];
   stored["token"] = *token;
@@ -514,14 +542,16 @@ json Engine::Impl::create(const TenantScope& t, const json& req, int nesting) {
 
   try {
     auto hr = run_hook(t, *type, "on_create", a, false, nesting);
-    if (hr.status && *hr.status != 'A') {
+    if (hr.status == 'D') {  // refused by its hook: whatever it superseded comes back
+      undo_store(t, a.action_id, key, holder);
+      stored["status"] = "D";
+    } else if (hr.status && *hr.status != 'A') {
       t.meta().update_action(t.ref(), a.action_id, json{{"status", std::string(1, *hr.status)}}.dump());
       stored["status"] = std::string(1, *hr.status);
     }
     if (!hr.continue_processing) return stored;
   } catch (const dsl_::ValidationError& ex) {
-    // A hook refused the action: it never happened.
-    t.meta().update_action(t.ref(), a.action_id, R"({"status":"D"})");
+    undo_store(t, a.action_id, key, holder);
     throw invalid(ex.what());
   } catch (const std::exception& ex) {
     e.stats_.hooks_failed++;
@@ -564,14 +594,7 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
   if (!parsed) throw invalid(std::string("Malformed action token: ") + std::string(identity::to_string(parsed.error())));
   const auto& c = parsed->claims;
   const bool is_conn = c.t.rfind("CONN", 0) == 0;
-  if (is_conn && !pre_approved) {
-    const int n = e.pow_.required(ip, now());
-    if (!PowCounters::satisfies(token, n)) {
-      e.pow_.penalize(ip, PowCounters::Violation::kPowCheckFailed, now());
-      throw ApiError(428, "E-POW-REQUIRED", "Proof of work required: the token must end with " + std::string(static_cast<size_t>(n), 'A'),
-                     json{{"suffix", std::string(static_cast<size_t>(n), 'A')}, {"required", n}});
-    }
-  }
+  if (is_conn && !pre_approved) require_pow(e.pow_, token, ip, now());
   if (!canonical_id_tag(c.iss) || (c.aud && !canonical_id_tag(*c.aud))) throw invalid("Issuer or audience is not a canonical idTag");
   const std::string id = parsed->id();
 
@@ -671,12 +694,13 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
   std::string key = type->def.key_pattern ? dsl_::expand_key(*type->def.key_pattern, a) : "";
   // Without an on_receive hook the resting status is known now: one write.
   char initial = type->def.on_receive.empty() ? 'A' : 'V';
+  std::optional<json> holder;  // what this action supersedes (undo_store)
   if (!key.empty()) {
     // A replay of an older token must not supersede the newer one. iat has
     // one-second resolution: on a tie the order is unknown, and a …:DEL
     // holder wins against a non-DEL newcomer (a late FLLW must not undo a
     // FLLW:DEL of the same second).
-    if (auto holder = by_key(t, key)) {
+    if ((holder = by_key(t, key))) {
       const int64_t held = holder->value("createdAt", int64_t{0});
       const bool holder_del = holder->value("subType", json("")) == json("DEL");
       if (held > a.created_at || (held == a.created_at && holder_del && a.subtype != "DEL")) {
@@ -705,7 +729,7 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
     cont = hr.continue_processing;
     if (hr.return_value) ret = *hr.return_value;
   } catch (const dsl_::ValidationError& ex) {
-    t.meta().update_action(t.ref(), id, R"({"status":"D"})");
+    undo_store(t, id, key, holder);
     if (sync) throw invalid(ex.what());
     spdlog::info("inbound {} {} refused by its hook: {}", c.t, id, ex.what());
     return json::object();
@@ -723,7 +747,10 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
       spdlog::warn("auto-approval of {} failed: {}", id, ex.what());
     }
   }
-  if (status != initial) t.meta().update_action(t.ref(), id, json{{"status", std::string(1, status)}}.dump());
+  if (status == 'D')  // refused by its hook: whatever it superseded comes back
+    undo_store(t, id, key, holder);
+  else if (status != initial)
+    t.meta().update_action(t.ref(), id, json{{"status", std::string(1, status)}}.dump());
   rec["status"] = std::string(1, status);
   if (status != 'D' && cont) after_store(t, *type, rec, true, 0);
 
@@ -970,7 +997,7 @@ std::optional<std::string> Engine::Impl::resign_for_pow(const TenantScope& t, co
     if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) throw std::runtime_error("no proof of work found in time");
   }
   auto a = fields_of_record(rec);
-  a.action_id = identity::parse_action_token(*token)->id();
+  a.action_id = identity::action_id(*token);
   const std::string status = rec.value("status", "A");
   json nrec = record_of(a, rec.value("key", ""), opt_str(rec, "rootId"), status.empty() ? 'A' : status[0], *token);
   t.meta().put_action(t.ref(), nrec.dump());  // supersedes the old row (same key)
@@ -1061,11 +1088,13 @@ runtime::TaskResult Engine::Impl::run_stat(const runtime::TaskContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 
 Engine::Engine(app::App& app, api::Services& services) : impl_(std::make_unique<Impl>(*this, app, services)), types_(app.backends()) {
-  if (auto* sched = app.scheduler()) {
-    sched->register_kind(kDeliverTask, [this](const runtime::TaskContext& c) { return impl_->run_delivery(c); });
-    sched->register_kind(kVerifyTask, [this](const runtime::TaskContext& c) { return impl_->run_verify(c); });
-    sched->register_kind(kStatTask, [this](const runtime::TaskContext& c) { return impl_->run_stat(c); });
-  }
+  if (auto* sched = app.scheduler()) register_tasks(*sched);
+}
+
+void Engine::register_tasks(runtime::Scheduler& sched) {
+  sched.register_kind(kDeliverTask, [this](const runtime::TaskContext& c) { return impl_->run_delivery(c); });
+  sched.register_kind(kVerifyTask, [this](const runtime::TaskContext& c) { return impl_->run_verify(c); });
+  sched.register_kind(kStatTask, [this](const runtime::TaskContext& c) { return impl_->run_stat(c); });
 }
 
 Engine::~Engine() = default;
@@ -1081,14 +1110,7 @@ json Engine::receive(const TenantScope& t, const std::string& token, const std::
   auto parsed = identity::parse_action_token(token);
   if (!parsed) throw invalid(std::string("Malformed action token: ") + std::string(identity::to_string(parsed.error())));
   // PoW is answered synchronously (the sender must learn the suffix).
-  if (parsed->claims.t.rfind("CONN", 0) == 0) {
-    const int n = pow_.required(client_ip, impl_->now());
-    if (!PowCounters::satisfies(token, n)) {
-      pow_.penalize(client_ip, PowCounters::Violation::kPowCheckFailed, impl_->now());
-      throw ApiError(428, "E-POW-REQUIRED", "Proof of work required: the token must end with " + std::string(static_cast<size_t>(n), 'A'),
-                     json{{"suffix", std::string(static_cast<size_t>(n), 'A')}, {"required", n}});
-    }
-  }
+  if (parsed->claims.t.rfind("CONN", 0) == 0) require_pow(pow_, token, client_ip, impl_->now());
   auto* sched = impl_->app.scheduler();
   if (!sched) return impl_->process_inbound(t, token, related, client_ip, false, false);
   json in = {{"tn", t.info.id_tag}, {"token", token}, {"ip", client_ip}};

@@ -29,6 +29,9 @@ namespace cumulo::api {
 class Services;
 struct TenantScope;
 }  // namespace cumulo::api
+namespace cumulo::runtime {
+class Scheduler;
+}
 
 namespace cumulo::actions {
 
@@ -36,8 +39,12 @@ using json = nlohmann::json;
 
 class Engine {
  public:
+  /// Registers its task kinds with the app's scheduler, if it has one.
   Engine(app::App& app, api::Services& services);
   ~Engine();
+  /// Registers the delivery, verify and STAT task kinds (a scheduler that
+  /// starts after the engine, e.g. once its meta plugin arrives on reload).
+  void register_tasks(runtime::Scheduler& sched);
 
   TypeRegistry& types() { return types_; }
   PowCounters& pow() { return pow_; }

@@ -13,13 +13,14 @@
 #include <set>
 #include <sstream>
 
+#include "actions/engine.hpp"
 #include "api/metrics.hpp"
 #include "api/services.hpp"
 #include "app/certificates.hpp"
-#include "app/provision.hpp"
 #include "app/data_lock.hpp"
 #include "app/dispatcher.hpp"
 #include "app/meta_task_store.hpp"
+#include "app/provision.hpp"
 #include "net/server.hpp"
 #include "net/x509.hpp"
 #include "runtime/scheduler.hpp"
@@ -170,7 +171,7 @@ void App::load_certificates() {
   if (certificates_) certificates_->load_all();
 }
 
-void App::start_scheduler() {
+void App::create_scheduler() {
   auto meta = [this] {
     auto b = backends_->for_profile(cfg_.default_profile);
     return b ? b->meta : plugins::MetaHandle();
@@ -182,8 +183,9 @@ void App::start_scheduler() {
   }
   clock_ = std::make_unique<runtime::SystemClock>();
   task_store_ = std::make_unique<MetaTaskStore>(meta);
+  // Not started here: the task kinds are registered first (Services), so
+  // pending tasks never look orphaned at startup.
   scheduler_ = std::make_unique<runtime::Scheduler>(*task_store_, *workers_, *clock_);
-  scheduler_->start();
 }
 
 // Every registered tenant is brought to the provisioned state (idempotent:
@@ -215,8 +217,9 @@ void App::start() {
   auto reports = plugins_->load_all();
   size_t refused = std::count_if(reports.begin(), reports.end(), [](const auto& r) { return r.status == "refused"; });
   backends_->rebind();
-  start_scheduler();
+  create_scheduler();
   services_ = std::make_unique<api::Services>(*this);
+  if (scheduler_) scheduler_->start();
   provision_tenants();
   services_->load_revocations();
   certificates_ = std::make_unique<CertificateManager>(cfg_, *backends_, net_->certs);
@@ -284,7 +287,13 @@ std::vector<plugins::PluginReport> App::reload() {
   auto reps = plugins_->rescan();
   backends_->reload_tenants();
   backends_->rebind();
-  if (!scheduler_) start_scheduler();  // its meta plugin may have just arrived
+  if (!scheduler_) {  // its meta plugin may have just arrived
+    create_scheduler();
+    if (scheduler_) {
+      services_->actions().register_tasks(*scheduler_);
+      scheduler_->start();
+    }
+  }
   for (const auto& t : backends_->tenants()) {  // a tenant may have moved, or its keys changed
     services_->keys.invalidate(t.id_tag);
     services_->me_invalidate(t.id_tag);

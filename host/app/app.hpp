@@ -71,7 +71,7 @@ class App {
  private:
   struct Net;
   void load_certificates();
-  void start_scheduler();
+  void create_scheduler();
   void provision_tenants();
 
   Config cfg_;

@@ -1,7 +1,8 @@
 // meta-sqlite / auth-sqlite behaviour the generic suites cannot see: the
 // schema_version bookkeeping, WAL mode, data surviving a reopen, option
 // validation, the feed query's plan, and no "database is locked" when two
-// instances (as during a hot reload) hammer one file from 8 threads.
+// instances (as during a hot reload) hammer one file from 8 threads, and the
+// writer's group commit (a failing write in a batch rolls back alone).
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -9,11 +10,16 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "plugins/adapters.hpp"
+#include "sqlite/db.hpp"
+
+#include <cumulo/sdk.hpp>
 #include "support/meta_calls.hpp"
 
 namespace fs = std::filesystem;
@@ -152,6 +158,69 @@ TEST_F(SqliteSpecific, NoDatabaseLockedUnderConcurrentLoad) {
   EXPECT_EQ(r.errors, 0) << r.first_error;
   EXPECT_GT(r.posts, 100);
   EXPECT_EQ(cumulo::test::count_actions(m1, kA) + cumulo::test::count_actions(m1, kB), static_cast<size_t>(r.posts));
+}
+
+// Writers queued behind a running one are committed together by the next
+// leader; the one that throws inside the batch loses only its own rows.
+TEST_F(SqliteSpecific, GroupCommitRollsBackOnlyTheFailingWrite) {
+  using cumulo::sqlite::Connection;
+  cumulo::sqlite::Database db({(dir_ / "g.db").string(), 5000, 2}, {{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"}});
+  std::mutex gate;
+  std::unique_lock hold(gate);  // the first writer waits on this inside its transaction
+  std::thread first([&] {
+    db.write([&](Connection& c) {
+      std::lock_guard wait(gate);
+      c.prepare("INSERT INTO t VALUES('first', 0)").run();
+    });
+  });
+  // Wait (with a deadline) until the first writer leads, then queue 5 more.
+  auto queued_at_least = [&](size_t n) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < until;) {
+      if (db.pending_writes() >= n) return true;
+      std::this_thread::yield();
+    }
+    return false;
+  };
+  ASSERT_TRUE(queued_at_least(1));
+  std::mutex mu;
+  std::set<std::thread::id> ran_on;
+  std::vector<std::string> outcome(5);
+  std::vector<std::thread> rest;
+  for (int i = 0; i < 5; ++i)
+    rest.emplace_back([&, i] {
+      try {
+        db.write([&](Connection& c) {
+          {
+            std::lock_guard lk(mu);
+            ran_on.insert(std::this_thread::get_id());
+          }
+          c.prepare("INSERT INTO t VALUES(?, ?)").bind(1, "w" + std::to_string(i)).bind(2, int64_t{i}).run();
+          if (i == 2) {  // a second row, then a constraint failure: both must go
+            c.prepare("INSERT INTO t VALUES('w2-extra', 2)").run();
+            c.prepare("INSERT INTO t VALUES('first', 9)").run();
+          }
+        });
+        outcome[static_cast<size_t>(i)] = "ok";
+      } catch (const cumulo::sdk::Error& e) {
+        outcome[static_cast<size_t>(i)] = e.code() == CM_CONFLICT ? "conflict" : e.what();
+      }
+    });
+  ASSERT_TRUE(queued_at_least(6));
+  hold.unlock();
+  first.join();
+  for (auto& t : rest) t.join();
+  EXPECT_EQ(outcome, (std::vector<std::string>{"ok", "ok", "conflict", "ok", "ok"}));
+  EXPECT_EQ(ran_on.size(), 1u) << "the five queued writes should have run in one batch, on its leader's thread";
+  auto rows = db.read([](Connection& c) {
+    std::vector<std::string> v;
+    auto st = c.prepare("SELECT k FROM t ORDER BY k");
+    while (st.step()) v.push_back(st.str(0));
+    return v;
+  });
+  EXPECT_EQ(rows, (std::vector<std::string>{"first", "w0", "w1", "w3", "w4"}));
+  // The writer is usable afterwards, alone or batched.
+  db.write([](Connection& c) { c.prepare("INSERT INTO t VALUES('after', 1)").run(); });
+  EXPECT_EQ(db.pending_writes(), 0u);
 }
 
 }  // namespace

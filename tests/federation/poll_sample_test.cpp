@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "federation/federation.hpp"
+#include "identity/content_id.hpp"
 
 using namespace cumulo::test;
 using namespace cumulo::test::fed;
@@ -64,6 +65,20 @@ TEST(PollSample, LoadsAtRuntimeFederatesAndUnloadsCleanly) {
       std::chrono::seconds(60)))
       << f.stored("alice.test", poll_id).dump();
   EXPECT_EQ(f.stored("alice.test", v1["actionId"])["status"], "D");  // superseded
+
+  // A newer vote the owner's hook refuses (no option 7) must not cost bob
+  // the vote it would have replaced.
+  const int64_t v2_at = f.stored("alice.test", v2["actionId"]).value("createdAt", int64_t{0});
+  auto bad =
+      sign_as(f.node("bob.test").app(), "bob.test", {{"t", "POLL:VOTE"}, {"sub", poll_id}, {"aud", "alice.test"}, {"c", {{"option", 7}}}, {"iat", v2_at + 1}});
+  auto refused = f.inbox("alice.test", bad, {}, true);
+  EXPECT_EQ(refused.status, 201u) << refused.body;  // accepted, then rested at D by the tally hook
+  EXPECT_EQ(f.stored("alice.test", cumulo::identity::action_id(bad))["status"], "D");
+  auto kept = f.stored("alice.test", v2["actionId"]);
+  EXPECT_EQ(kept["status"], "A") << kept.dump();
+  EXPECT_FALSE(kept.value("key", json(nullptr)).is_null()) << "the refused vote took the key with it: " << kept.dump();
+  auto votes = f.stored("alice.test", poll_id)["x"].value("votes", json::object());
+  EXPECT_EQ(votes.value("0", 0), 1) << votes.dump();
 
   // Unloaded from alice's host: new POLL actions are refused cleanly, the
   // stored ones stay readable, everything else keeps working.
