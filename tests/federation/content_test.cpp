@@ -73,7 +73,7 @@ TEST(FederationContent, CommentsAndStatistics) {
   EXPECT_EQ(st["content"]["rp"], 0);
   EXPECT_GT(st["content"].value("ct", int64_t{0}), 0);
   EXPECT_FALSE(st.contains("audience")) << "STAT has no audience";
-  EXPECT_TRUE(has_task(f, "alice.test", "delivery:" + st.value("actionId", "") + ":", ":bob.test"));
+  EXPECT_TRUE(gets_task(f, "alice.test", "delivery:" + st.value("actionId", "") + ":", ":bob.test"));
   ASSERT_TRUE(wait_mirror(f, "bob.test", pid, "commentCount", 1)) << get_view(f, "bob.test", pid).dump();
   EXPECT_EQ(get_view(f, "alice.test", pid)["stat"]["commentCount"], 1);
 

@@ -15,7 +15,7 @@ namespace {
 std::string invite_and_join(Federation& f, const std::string& conv, const std::string& who) {
   auto inv = f.create("alice.test", {{"type", "INVT"}, {"audienceTag", who}, {"subject", conv}, {"content", {{"role", "member"}}}});
   const std::string iid = id_of(inv);
-  EXPECT_TRUE(has_task(f, "alice.test", "delivery:" + iid + ":", ":" + who));
+  EXPECT_TRUE(gets_task(f, "alice.test", "delivery:" + iid + ":", ":" + who));
   EXPECT_TRUE(f.wait_stored(who, iid, "C")) << who << " should hold the INVT at C";
   EXPECT_TRUE(f.wait_stored(who, conv, "A")) << who << " should hold the CONV (related, pre-approved)";
   auto r = f.call(who, "POST", "/api/actions/" + iid + "/accept");
@@ -79,8 +79,8 @@ TEST(FederationConversation, GroupConversation) {
   const std::string m1id = id_of(m1);
   ASSERT_TRUE(f.wait_stored("bob.test", m1id, "A")) << "alice's MSG not fanned out to bob";
   ASSERT_TRUE(f.wait_stored("carol.test", m1id, "A")) << "alice's MSG not fanned out to carol";
-  EXPECT_TRUE(has_task(f, "alice.test", "fanout:" + m1id + ":", "fanout:" + m1id + ":bob.test"));
-  EXPECT_TRUE(has_task(f, "alice.test", "fanout:" + m1id + ":", "fanout:" + m1id + ":carol.test"));
+  EXPECT_TRUE(gets_task(f, "alice.test", "fanout:" + m1id + ":", "fanout:" + m1id + ":bob.test"));
+  EXPECT_TRUE(gets_task(f, "alice.test", "fanout:" + m1id + ":", "fanout:" + m1id + ":carol.test"));
   EXPECT_EQ(f.stored("bob.test", m1id).value("rootId", ""), cid);
 
   // bob's MSG: to alice's node only; alice relays it to carol, not back to bob.

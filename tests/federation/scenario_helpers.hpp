@@ -61,6 +61,13 @@ inline bool has_task(Federation& f, const std::string& id_tag, const std::string
   return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0; });
 }
 
+/// has_task, polled until it holds (or 30 s pass): the task is scheduled just
+/// after the action it carries is stored, so a test that saw the action may
+/// look before the task exists.
+inline bool gets_task(Federation& f, const std::string& id_tag, const std::string& prefix, const std::string& suffix) {
+  return eventually([&] { return has_task(f, id_tag, prefix, suffix); }, std::chrono::seconds(30));
+}
+
 /// GET /api/actions/{id} on `id_tag` as its owner: the ActionView (null if not 200).
 inline json get_view(Federation& f, const std::string& id_tag, const std::string& action_id) {
   auto r = f.call(id_tag, "GET", "/api/actions/" + action_id);
