@@ -62,19 +62,27 @@ bool flag_disabled(const std::optional<std::string>& flags, char upper) {
   return flags->find(lower) != std::string::npos;
 }
 
+// The members ActionFields and the signed claims share one to one.
+template <class F>
+void for_each_shared_member(F&& f) {
+  using AF = dsl_::ActionFields;
+  using AC = identity::ActionClaims;
+  f(&AF::issuer, &AC::iss);
+  f(&AF::audience, &AC::aud);
+  f(&AF::parent, &AC::p);
+  f(&AF::subject, &AC::sub);
+  f(&AF::content, &AC::c);
+  f(&AF::attachments, &AC::a);
+  f(&AF::created_at, &AC::iat);
+  f(&AF::expires_at, &AC::exp);
+}
+
 dsl_::ActionFields fields_of_claims(const identity::ActionClaims& c, const std::string& id) {
   dsl_::ActionFields a;
   a.action_id = id;
   a.type = base_type(c.t);
   a.subtype = subtype_of(c.t);
-  a.issuer = c.iss;
-  a.audience = c.aud;
-  a.parent = c.p;
-  a.subject = c.sub;
-  a.content = c.c;
-  a.attachments = c.a;
-  a.created_at = c.iat;
-  a.expires_at = c.exp;
+  for_each_shared_member([&](auto af, auto ac) { a.*af = c.*ac; });
   if (c.f && c.f->is_string()) a.flags = c.f->get<std::string>();
   if (c.v && !c.v->empty()) a.visibility = (*c.v)[0];
   return a;
@@ -93,16 +101,9 @@ void require_pow(PowCounters& pow, const std::string& token, const std::string& 
 // The inverse of fields_of_claims: what a created action signs.
 identity::ActionClaims claims_of(const dsl_::ActionFields& a, const std::string& key_id) {
   identity::ActionClaims c;
-  c.iss = a.issuer;
   c.k = key_id;
   c.t = a.full_type();
-  c.c = a.content;
-  c.p = a.parent;
-  c.a = a.attachments;
-  c.aud = a.audience;
-  c.sub = a.subject;
-  c.iat = a.created_at;
-  c.exp = a.expires_at;
+  for_each_shared_member([&](auto af, auto ac) { c.*ac = a.*af; });
   if (a.flags) c.f = *a.flags;
   if (a.visibility) c.v = std::string(1, *a.visibility);
   return c;
