@@ -201,6 +201,11 @@ Config Config::load(const std::optional<std::filesystem::path>& file, const std:
   if (c.io_threads == 0 || c.blocking_threads == 0) throw ConfigError("ioThreads and blockingThreads must be at least 1");
   if (c.workers_high + c.workers_medium + c.workers_low == 0) throw ConfigError("the worker pool needs at least one thread");
 
+  // Adapters take absolute paths only (a plugin must not depend on the
+  // host's working directory), so a relative DATA_DIR — the default ./data —
+  // is taken from where the host starts.
+  c.data_dir = std::filesystem::absolute(c.data_dir).lexically_normal();
+  if (!c.data_dir.has_filename()) c.data_dir = c.data_dir.parent_path();  // "data/" → "…/data"
   const std::string dd = c.data_dir.string();
   // Backend profiles. The embedded default needs no server: SQLite, files and
   // LMDB under DATA_DIR.

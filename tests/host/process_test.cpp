@@ -94,3 +94,36 @@ TEST(Process, TenantCliCreatesListsAndServerPicksUp) {
   EXPECT_NE(out6.find("carol.test"), std::string::npos);
   EXPECT_NE(out6.find("alice.test"), std::string::npos);  // the host's base tenant
 }
+
+// The README's first command: no DATA_DIR beyond a relative one (the default
+// is ./data). Adapters take absolute paths only, so the host must resolve it;
+// otherwise the embedded profile has no adapters and every tenant call fails.
+TEST(Process, RelativeDataDirServesTheEmbeddedDefault) {
+  TempDir tmp;
+  const uint16_t port = free_port();
+  const auto rel = fs::relative(tmp.path / "data", fs::current_path());
+  ASSERT_TRUE(rel.is_relative()) << rel;
+  ServeProcess server({{"MODE", "proxy"},
+                       {"LISTEN", "127.0.0.1:" + std::to_string(port)},
+                       {"DATA_DIR", rel.string()},
+                       {"BASE_ID_TAG", "alice.test"},
+                       {"BASE_PASSWORD", "alice-password-1"},
+                       {"PLUGIN_DIRS", production_plugins().string()}});
+  ASSERT_TRUE(server.wait_ready(port));
+  Req me;
+  me.target = "/api/me";
+  me.host = "cl-o.alice.test";
+  auto r = http(port, me);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["data"]["idTag"], "alice.test") << r.body;
+  Req login;
+  login.method = "POST";
+  login.target = "/api/auth/login";
+  login.host = "cl-o.alice.test";
+  login.headers["Content-Type"] = "application/json";
+  login.body = R"({"idTag":"alice.test","password":"alice-password-1"})";
+  auto l = http(port, login);
+  EXPECT_EQ(l.status, 200u) << l.body;
+  EXPECT_TRUE(fs::exists(tmp.path / "data" / "meta.db"));
+  EXPECT_EQ(server.terminate(), 0);
+}
