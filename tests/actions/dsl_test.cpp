@@ -10,6 +10,7 @@
 #include <string>
 
 #include "actions/dsl/dsl.hpp"
+#include "error_of.hpp"
 
 namespace {
 
@@ -47,17 +48,6 @@ struct Fixture {
 };
 
 json eval(const json& e) { return Fixture().eval(e); }
-
-template <class E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected exception not thrown";
-  return {};
-}
 
 std::string eval_error(const json& e) {
   return error_of<HookError>([&] { eval(e); });

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actions/dsl/dsl.hpp"
+#include "error_of.hpp"
 #include "poll_tally.hpp"
 
 #ifndef CUMULO_POLL_JSON
@@ -64,17 +65,6 @@ ActionFields vote_action(json option, const std::string& voter = "bob.test") {
   a.content = json{{"option", std::move(option)}};
   a.created_at = 1700000100;
   return a;
-}
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected exception not thrown";
-  return {};
 }
 
 // ---- definitions ----------------------------------------------------------------------
