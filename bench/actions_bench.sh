@@ -71,7 +71,12 @@ wrk_rate() { # script url [seconds]
     /requests in/ {n = $1} /Requests\/sec/ {rps = $2}
     END {printf "%s %.1f\n", rps, (ticks > 0 ? n / (ticks / hz) : 0)}' <<<"$out"
 }
+W=(); C=()
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+# The machine's speed drifts by ±15 % from one run of `openssl speed` to the
+# next, so each round pairs a crypto run with a server run and many short
+# rounds are summarised by their medians.
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" "$@"; }
 
 # ---- alice in proxy mode (plain HTTP for wrk): create ------------------------
 run_node alice "{\"mode\":\"proxy\",\"listen\":\"127.0.0.1:$PA\",\"dataDir\":\"$WORK/alice\",\"baseIdTag\":\"alice.test\",
@@ -83,8 +88,10 @@ echo "== create: POST /api/actions vs ES384 sign (CPU 0), ${DUR}s x $ROUNDS"
 for r in $(seq 1 "$ROUNDS"); do
   read -r SIGN VERIFY < <(speed)
   read -r RATE CPU_RATE < <(wrk_rate "$(dirname "$0")/wrk/create_post.lua" "http://127.0.0.1:$PA")
-  echo "round $r: created $RATE/s ($CPU_RATE per server CPU-s), openssl sign $SIGN/s -> ratio $(ratio "$RATE" "$SIGN"), per CPU-s $(ratio "$CPU_RATE" "$SIGN") ($(cat "$WORK/wrk.err"))"
+  W[r]=$(ratio "$RATE" "$SIGN"); C[r]=$(ratio "$CPU_RATE" "$SIGN")
+  echo "round $r: created $RATE/s ($CPU_RATE per server CPU-s), openssl sign $SIGN/s -> ratio ${W[r]}, per CPU-s ${C[r]} ($(cat "$WORK/wrk.err"))"
 done
+echo "create, median of $ROUNDS rounds: ratio $(median "${W[@]}"), per CPU-s $(median "${C[@]}")"
 # Every POST created above becomes one inbound token for bob.
 : >"$WORK/tokens"
 CURSOR=''
@@ -124,5 +131,7 @@ for r in $(seq 1 "$ROUNDS"); do
   sed -n "${START},${END}p" "$WORK/tokens" >"$WORK/slice"
   CUMULO_TOKENS=$WORK/slice
   read -r RATE CPU_RATE < <(wrk_rate "$(dirname "$0")/wrk/inbox_sync.lua" "http://127.0.0.1:$PB" "$IN_DUR")
-  echo "round $r: verified+stored $RATE/s ($CPU_RATE per server CPU-s), openssl verify $VERIFY/s -> ratio $(ratio "$RATE" "$VERIFY"), per CPU-s $(ratio "$CPU_RATE" "$VERIFY") ($(cat "$WORK/wrk.err"))"
+  W[r]=$(ratio "$RATE" "$VERIFY"); C[r]=$(ratio "$CPU_RATE" "$VERIFY")
+  echo "round $r: verified+stored $RATE/s ($CPU_RATE per server CPU-s), openssl verify $VERIFY/s -> ratio ${W[r]}, per CPU-s ${C[r]} ($(cat "$WORK/wrk.err"))"
 done
+echo "inbound, median of $ROUNDS rounds: ratio $(median "${W[@]}"), per CPU-s $(median "${C[@]}")"

@@ -199,6 +199,13 @@ CREATE TABLE records (
   PRIMARY KEY (tn_id, coll, key)
 );
 )sql"},
+    // The token moves into the actions row (one insert per action instead of
+    // two; sql-common shares the statements with meta-sqlite).
+    {2, R"sql(
+ALTER TABLE actions ADD COLUMN token TEXT;
+UPDATE actions a SET token = t.token FROM action_tokens t WHERE t.tn_id = a.tn_id AND t.action_id = a.action_id;
+DROP TABLE action_tokens;
+)sql"},
 };
 
 // ---- SQL texts (built once: each connection prepares a text once) ----------------
@@ -208,7 +215,7 @@ int64_t tn_of(const Tenant& tn) { return int64_t{tn.tn_id}; }
 const std::string kTenantCols = "tn_id, " + kTenants.columns();
 const std::string kTenantInsert = insert_with_id(kTenants.insert_sql(), 1, "tenants_tn_id_seq", kPostgresDialect) + " RETURNING " + kTenantCols;
 const std::string kProfileSelect = "SELECT " + kProfiles.columns() + " FROM profiles WHERE tn_id = ? AND id_tag = ?";
-const std::string kActionsReturning = " RETURNING " + kActions.columns() + ", stat_comments, stat_reactions, ?::text";  // + the token
+const std::string kActionsReturning = " RETURNING " + kActions.columns() + ", stat_comments, stat_reactions, token";
 const std::string kFileSelect = "SELECT " + kFiles.columns() + " FROM files WHERE tn_id = ?";
 const std::string kTaskSelect = "SELECT " + kTasks.columns() + " FROM tasks WHERE tn_id = 0";
 
@@ -382,9 +389,8 @@ class MetaPostgres final : public FullMeta {
       Args ins;
       ins.bind(1, tn_of(tn));
       bind_record(ins, 2, kActions, a.rec, "put_action");
-      static const std::string sql = kActions.insert_sql() + kActionsReturning;
+      static const std::string sql = kActionInsert + kActionsReturning;
       Result row = c.exec(sql, ins.add_opt(a.token));  // UNIQUE (tn_id, action_id) → CM_CONFLICT
-      if (a.token) set_token(c, tn, a.action_id, *a.token);
       return put_action_result(action_object(Row(row, 0)), replaced);
     });
     return emit(out, text);
@@ -403,8 +409,11 @@ class MetaPostgres final : public FullMeta {
       if (!cur.rows()) return Status::NotFound("no action " + std::string(action_id));
       json rec = json::parse(action_object(Row(cur, 0)));
       ActionPatch p = patch_action(rec, patch);
-      if (p.token_op == ActionPatch::Token::Set) set_token(c, tn, action_id, p.token);
-      if (p.token_op == ActionPatch::Token::Remove) c.exec("DELETE FROM action_tokens WHERE tn_id = ? AND action_id = ?", args(tn_of(tn), action_id));
+      if (p.token_op != ActionPatch::Token::Keep) {
+        Args t;
+        t.add_opt(p.token_op == ActionPatch::Token::Set ? std::optional<std::string>(p.token) : std::nullopt);
+        c.exec(kActionSetToken, t.add(tn_of(tn)).add(action_id));
+      }
       Args a;
       bind_record(a, 1, kActions, rec, "update_action");
       a.add(p.comments).add(p.reactions).add(tn_of(tn)).add(action_id);
@@ -699,11 +708,6 @@ class MetaPostgres final : public FullMeta {
     else
       s += "null";
     return s + "}";
-  }
-
-  static void set_token(Conn& c, const Tenant& tn, std::string_view action_id, const std::string& token) {
-    c.exec("INSERT INTO action_tokens(tn_id, action_id, token) VALUES(?, ?, ?) ON CONFLICT (tn_id, action_id) DO UPDATE SET token = excluded.token",
-           args(tn_of(tn), action_id, std::string_view(token)));
   }
 
   static Status removed(const Result& r, std::string message) { return r.affected() ? Status::Ok() : Status::NotFound(std::move(message)); }

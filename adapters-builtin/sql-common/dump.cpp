@@ -218,10 +218,7 @@ void import_file(SqlTx& tx, int64_t tn, const DumpItem& it) {
 
 // ---- meta: actions ----------------------------------------------------------------
 
-void delete_action(SqlTx& tx, int64_t tn, std::string_view id) {
-  tx.run("DELETE FROM actions WHERE tn_id = ? AND action_id = ?", binds(tn, id));
-  tx.run("DELETE FROM action_tokens WHERE tn_id = ? AND action_id = ?", binds(tn, id));
-}
+void delete_action(SqlTx& tx, int64_t tn, std::string_view id) { tx.run("DELETE FROM actions WHERE tn_id = ? AND action_id = ?", binds(tn, id)); }
 
 void import_action(SqlTx& tx, int64_t tn, const DumpItem& it) {
   constexpr std::string_view what = "import_items: action";
@@ -254,9 +251,9 @@ void import_action(SqlTx& tx, int64_t tn, const DumpItem& it) {
   Binds b;
   b.bind(1, tn);
   bind_record(b, 2, kActions, rec, what);
-  tx.run(kActions.insert_sql(), b);
+  b.add_opt(token);
+  tx.run(kActionInsert, b);
   tx.run("UPDATE actions SET stat_comments = ?, stat_reactions = ? WHERE tn_id = ? AND action_id = ?", binds(stats[0], stats[1], tn, std::string_view(it.k)));
-  if (token) tx.run("INSERT INTO action_tokens(tn_id, action_id, token) VALUES(?, ?, ?)", binds(tn, std::string_view(it.k), std::string_view(*token)));
 }
 
 // ---- meta: the other types --------------------------------------------------------
@@ -375,7 +372,7 @@ void export_meta(SqlTx& tx, const sdk::Tenant& tn, std::string_view after, uint3
   const int64_t id = tn.tn_id;
   dump::Lines out(sink, limit);
   Walk w{tx, a, out};
-  w.keys("action", kActionJoin + " WHERE a.tn_id = ? AND a.action_id > ? ORDER BY a.action_id LIMIT ?", binds(id),
+  w.keys("action", kActionWithToken + " WHERE a.tn_id = ? AND a.action_id > ? ORDER BY a.action_id LIMIT ?", binds(id),
          [](const RowView& r) { return action_object(r); });
   export_files(w, id);
   w.keys("inbound", "SELECT action_id, token, ack_token, received_at FROM inbound WHERE tn_id = ? AND action_id > ? ORDER BY action_id LIMIT ?", binds(id),

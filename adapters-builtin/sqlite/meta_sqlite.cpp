@@ -196,6 +196,23 @@ CREATE TABLE records (
   PRIMARY KEY (tn_id, coll, key)
 ) WITHOUT ROWID;
 )sql"},
+      // Fewer pages written per action (WAL frames per POST insert, measured:
+      // 10.9 → 6.5):
+      // - the token moves into the actions row: in its own table, keyed by a
+      //   random action id, it cost 3.2 pages per insert;
+      // - the feed indexes turn ascending: a new action then lands at the
+      //   right edge of each (SQLite's cheap append split) instead of the left
+      //   one (1.95 → 1.27 pages each). ORDER BY created_at DESC, action_id
+      //   DESC reads them backwards as fast.
+      {2, R"sql(
+ALTER TABLE actions ADD COLUMN token TEXT;
+UPDATE actions SET token = (SELECT t.token FROM action_tokens t WHERE t.tn_id = actions.tn_id AND t.action_id = actions.action_id);
+DROP TABLE action_tokens;
+DROP INDEX actions_time;
+CREATE INDEX actions_time ON actions (tn_id, created_at, action_id, visibility);
+DROP INDEX actions_vis_time;
+CREATE INDEX actions_vis_time ON actions (tn_id, visibility, created_at, action_id);
+)sql"},
   };
   return m;
 }
@@ -451,12 +468,12 @@ Status MetaSqlite::put_action(const Tenant& tn, std::string_view action_json, co
       c.prepare("UPDATE actions SET status = 'D', key = NULL WHERE tn_id = ? AND action_id = ?").bind(1, int64_t{tn.tn_id}).bind(2, std::string_view(*replaced)).run();
     }
     {
-      auto st = c.prepare(kActions.insert_sql());
+      auto st = c.prepare(kActionInsert);
       st.bind(1, int64_t{tn.tn_id});
       bind_record(st, 2, kActions, a.rec, what);
+      if (token) st.bind(kActionInsertTokenParam, std::string_view(*token));
       st.run();  // UNIQUE (tn_id, action_id) → CM_CONFLICT
     }
-    if (token) c.prepare("INSERT OR REPLACE INTO action_tokens(tn_id, action_id, token) VALUES(?, ?, ?)").bind(1, int64_t{tn.tn_id}).bind(2, std::string_view(action_id)).bind(3, std::string_view(*token)).run();
     return put_action_result(*action_text(c, tn.tn_id, action_id), replaced);
   });
   return emit(out, text);
@@ -477,9 +494,9 @@ Status MetaSqlite::update_action(const Tenant& tn, std::string_view action_id, s
     json rec = reparse(*text);
     ActionPatch p = patch_action(rec, patch);
     if (p.token_op == ActionPatch::Token::Set)
-      c.prepare("INSERT OR REPLACE INTO action_tokens(tn_id, action_id, token) VALUES(?, ?, ?)").bind(1, int64_t{tn.tn_id}).bind(2, action_id).bind(3, std::string_view(p.token)).run();
+      c.prepare(kActionSetToken).bind(1, std::string_view(p.token)).bind(2, int64_t{tn.tn_id}).bind(3, action_id).run();
     else if (p.token_op == ActionPatch::Token::Remove)
-      c.prepare("DELETE FROM action_tokens WHERE tn_id = ? AND action_id = ?").bind(1, int64_t{tn.tn_id}).bind(2, action_id).run();
+      c.prepare(kActionSetToken).bind(1, std::nullopt).bind(2, int64_t{tn.tn_id}).bind(3, action_id).run();
     auto st = c.prepare(kActions.update_sql("action_id"));
     bind_record(st, 1, kActions, rec, what);
     int n = static_cast<int>(kActions.fields.size()) + 2;

@@ -5,7 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "api/envelope.hpp"
 #include "api/iso_time.hpp"
@@ -16,6 +19,7 @@
 #include "identity/action_token.hpp"
 #include "identity/content_id.hpp"
 #include "net/http_client.hpp"
+#include "plugins/settings_epoch.hpp"
 #include "realtime/bus.hpp"
 #include "runtime/scheduler.hpp"
 
@@ -238,7 +242,42 @@ struct Engine::Impl {
     const std::string st = prof.value("status", "");
     return st == "B" || st == "S" || st == "X";
   }
+  // Settings are read on every create and every hook run, and an unset one
+  // costs two adapter reads. Cached per (tenant, key): any settings write in
+  // this process bumps plugins::settings_epoch(), which empties the cache, and
+  // entries expire after kSettingTtl, which bounds staleness from another
+  // process writing the same store.
+  static constexpr auto kSettingTtl = std::chrono::seconds(5);
+  static constexpr size_t kSettingCacheMax = 10000;
+  struct CachedSetting {
+    json value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  mutable std::mutex settings_mu;
+  mutable uint64_t settings_cache_epoch = 0;
+  mutable std::unordered_map<std::string, CachedSetting> settings_cache;  // "<tn_id>/<key>"
+
   json setting(const TenantScope& t, const std::string& key) const {
+    const auto epoch = plugins::settings_epoch();  // read before the store, so a write in between is noticed
+    const auto now = std::chrono::steady_clock::now();
+    const auto id = std::to_string(t.info.tn_id) + '/' + key;
+    {
+      std::lock_guard lk(settings_mu);
+      if (settings_cache_epoch != epoch) {
+        settings_cache.clear();
+        settings_cache_epoch = epoch;
+      }
+      if (auto it = settings_cache.find(id); it != settings_cache.end() && it->second.expires > now) return it->second.value;
+    }
+    json v = stored_setting(t, key);
+    std::lock_guard lk(settings_mu);
+    if (settings_cache_epoch == epoch && plugins::settings_epoch() == epoch) {
+      if (settings_cache.size() >= kSettingCacheMax) settings_cache.clear();
+      settings_cache[id] = {v, now + kSettingTtl};
+    }
+    return v;
+  }
+  json stored_setting(const TenantScope& t, const std::string& key) const {
     // Tenant value, else the node-wide one (tn 0), else the registry default.
     for (const auto& ref : {t.ref(), plugins::TenantRef{0, ""}}) {
       try {

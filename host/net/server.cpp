@@ -386,6 +386,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
+  // Runs fn (which must not throw) on the blocking pool and resumes the calling
+  // coroutine on its own executor: one hand-off there and one back. co_spawn
+  // onto the pool would add a third, a post back onto the pool before it
+  // completes, and each hand-off is a thread wake-up.
+  template <class Fn>
+  awaitable<void> on_blocking_pool(Fn& fn) {
+    co_await asio::async_initiate<decltype(use_awaitable), void()>(
+        [this, &fn](auto handler) {
+          auto home = asio::make_work_guard(asio::get_associated_executor(handler));
+          asio::post(blocking, [&fn, handler = std::move(handler), home = std::move(home)]() mutable {
+            fn();
+            asio::post(home.get_executor(), std::move(handler));
+          });
+        },
+        use_awaitable);
+  }
+
   awaitable<void> run_handler(HttpRequest& req, HttpResponse& res) {
     // is_inline() routes the request; keep it outside the try below.
     auto run = [this, &req, &res] {
@@ -401,12 +418,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       run();
     } else {
       // Adapter calls may block: run on the bounded blocking pool and resume here.
-      co_await asio::co_spawn(
-          blocking, [run]() -> awaitable<void> {
-            run();
-            co_return;
-          },
-          use_awaitable);
+      co_await on_blocking_pool(run);
     }
   }
 
@@ -431,13 +443,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         }
       };
       if (blocking_messages) {
-        co_await asio::co_spawn(
-            blocking,
-            [&run]() -> awaitable<void> {
-              run();
-              co_return;
-            },
-            use_awaitable);
+        co_await on_blocking_pool(run);
       } else {
         run();
       }
@@ -538,13 +544,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     };
     end.opened = true;
     if (o.blocking_open) {
-      co_await asio::co_spawn(
-          blocking,
-          [&open]() -> awaitable<void> {
-            open();
-            co_return;
-          },
-          use_awaitable);
+      co_await on_blocking_pool(open);
     } else {
       open();
     }

@@ -1,6 +1,24 @@
 #include "plugins/adapters.hpp"
 
+#include <atomic>
+
+#include "plugins/settings_epoch.hpp"
+
 namespace cumulo::plugins {
+
+namespace {
+std::atomic<uint64_t> g_settings_epoch{0};
+// Bumps the epoch when the write returns or throws (a failed write may have
+// applied part of it).
+struct SettingsWrite {
+  SettingsWrite() = default;
+  SettingsWrite(const SettingsWrite&) = delete;
+  SettingsWrite& operator=(const SettingsWrite&) = delete;
+  ~SettingsWrite() { bump_settings_epoch(); }
+};
+}  // namespace
+uint64_t settings_epoch() noexcept { return g_settings_epoch.load(std::memory_order_acquire); }
+void bump_settings_epoch() noexcept { g_settings_epoch.fetch_add(1, std::memory_order_acq_rel); }
 
 cm_error new_error() {
   // Only the header is initialised: zeroing the 480-byte message on every
@@ -112,6 +130,7 @@ bool AdapterHandle::export_tenant(const TenantRef& tn, std::string_view after, u
 void AdapterHandle::import_items(const TenantRef& tn, std::string_view lines) const {
   require_dump();
   auto ct = tn.c();
+  const SettingsWrite settings_write;  // an import may carry settings
   CM_CALL(dump_slots(f()).second, "import_items", self(), &ct, to_cm(lines));
 }
 
@@ -409,6 +428,7 @@ void MetaHandle::delete_task(int64_t id) const { CM_CALL(tasks_of(vt()).delete_t
 
 void MetaHandle::put_setting(const TenantRef& tn, std::string_view key, std::string_view value_json) const {
   auto ct = tn.c();
+  const SettingsWrite settings_write;
   CM_CALL(settings_of(vt()).put_setting, "meta put_setting", self(), &ct, to_cm(key), to_cm(value_json));
 }
 
@@ -421,6 +441,7 @@ std::string MetaHandle::get_setting(const TenantRef& tn, std::string_view key) c
 
 void MetaHandle::delete_setting(const TenantRef& tn, std::string_view key) const {
   auto ct = tn.c();
+  const SettingsWrite settings_write;
   CM_CALL(settings_of(vt()).delete_setting, "meta delete_setting", self(), &ct, to_cm(key));
 }
 

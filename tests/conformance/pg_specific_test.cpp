@@ -138,7 +138,7 @@ TEST_F(PgSpecific, MigrationsAppliedOnceByHostsStartingTogether) {
     });
   for (auto& t : ths) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(pgt::query(ci_, "SELECT count(*) || '|' || min(version) || '|' || max(version) FROM \"" + s + "\".meta_schema_version"), "1|1|1");
+  EXPECT_EQ(pgt::query(ci_, "SELECT count(*) || '|' || min(version) || '|' || max(version) FROM \"" + s + "\".meta_schema_version"), "2|1|2");
   EXPECT_EQ(pgt::query(ci_, "SELECT count(*) FROM \"" + sa + "\".auth_schema_version"), "1");
   // Every meta table except the bookkeeping carries tn_id.
   EXPECT_EQ(pgt::query(ci_, "SELECT count(*) FROM information_schema.tables t WHERE table_schema = '" + s +
@@ -171,6 +171,40 @@ TEST_F(PgSpecific, SharedSchemaKeepsAuthApartNewerSchemaRefused) {
     EXPECT_EQ(e.code(), CM_INVALID);
     EXPECT_NE(std::string(e.what()).find("999"), std::string::npos) << e.what();
   }
+}
+
+// Migration 2 on a schema made by version 1 (tokens in their own table):
+// every token moves into its row, nothing else changes.
+TEST_F(PgSpecific, Migration2MovesTokensIntoRows) {
+  const std::string s = schema();
+  {
+    auto m = meta(s);
+    for (int i = 1; i <= 5; ++i) {
+      auto a = post("p" + std::to_string(i), 100 + i);
+      if (i != 3) a["token"] = "token-" + std::to_string(i);
+      put_action(m, kA, a);
+    }
+  }
+  const std::string q = "\"" + s + "\".";
+  pgt::exec(ci_, "CREATE TABLE " + q +
+                     "action_tokens (tn_id BIGINT NOT NULL, action_id TEXT COLLATE \"C\" NOT NULL, token TEXT NOT NULL, "
+                     "PRIMARY KEY (tn_id, action_id))");
+  pgt::exec(ci_, "INSERT INTO " + q + "action_tokens SELECT tn_id, action_id, token FROM " + q + "actions WHERE token IS NOT NULL");
+  pgt::exec(ci_, "ALTER TABLE " + q + "actions DROP COLUMN token");
+  pgt::exec(ci_, "DELETE FROM " + q + "meta_schema_version WHERE version = 2");
+  ASSERT_EQ(pgt::query(ci_, "SELECT count(*) FROM " + q + "action_tokens"), "4");
+
+  auto m = meta(s);
+  EXPECT_EQ(pgt::query(ci_, "SELECT max(version) FROM " + q + "meta_schema_version"), "2");
+  EXPECT_EQ(pgt::query(ci_, "SELECT count(*) FROM information_schema.tables WHERE table_schema = '" + s + "' AND table_name = 'action_tokens'"), "0");
+  for (int i = 1; i <= 5; ++i) {
+    auto a = json::parse(MetaHandle(m).get_action(kA, "p" + std::to_string(i)));
+    if (i == 3)
+      EXPECT_TRUE(!a.contains("token") || a["token"].is_null()) << a;
+    else
+      EXPECT_EQ(a.value("token", ""), "token-" + std::to_string(i)) << a;
+  }
+  EXPECT_EQ(count_actions(m, kA), 5u);
 }
 
 TEST_F(PgSpecific, BadOptionsAreRefused) {

@@ -85,15 +85,67 @@ TEST_F(SqliteSpecific, MigrationsAppliedOnceAndRecordedWalMode) {
     meta().reset();
     auth().reset();
   }
-  for (const char* f : {"meta.db", "auth.db"}) {
-    EXPECT_EQ(query(dir_ / f, "SELECT count(*), min(version), max(version) FROM schema_version"), "1|1|1") << f;
-    EXPECT_EQ(query(dir_ / f, "PRAGMA journal_mode"), "wal") << f;
-  }
+  EXPECT_EQ(query(dir_ / "meta.db", "SELECT count(*), min(version), max(version) FROM schema_version"), "2|1|2");
+  EXPECT_EQ(query(dir_ / "auth.db", "SELECT count(*), min(version), max(version) FROM schema_version"), "1|1|1");
+  for (const char* f : {"meta.db", "auth.db"}) EXPECT_EQ(query(dir_ / f, "PRAGMA journal_mode"), "wal") << f;
   // Every table except the bookkeeping carries tn_id.
   EXPECT_EQ(query(dir_ / "meta.db",
                   "SELECT group_concat(name) FROM sqlite_schema m WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_version' "
                   "AND NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'tn_id')"),
             "NULL");
+}
+
+// Migration 2 on a database made by version 1 (tokens in their own table,
+// descending feed indexes): every token moves into its row, the indexes turn
+// ascending, feeds keep their newest-first order and their cursors.
+TEST_F(SqliteSpecific, Migration2MovesTokensIntoRowsAndKeepsTheFeed) {
+  {
+    auto m = meta();
+    for (int i = 1; i <= 5; ++i) {
+      auto a = cumulo::test::post("p" + std::to_string(i), 100 + i);
+      if (i != 3) a["token"] = "token-" + std::to_string(i);
+      put_action(m, kA, a);
+    }
+  }
+  // Back to the version-1 layout, rows and tokens included.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "meta.db").c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE action_tokens (tn_id INTEGER NOT NULL, action_id TEXT NOT NULL, token TEXT NOT NULL, "
+                         "PRIMARY KEY (tn_id, action_id)) WITHOUT ROWID;"
+                         "INSERT INTO action_tokens SELECT tn_id, action_id, token FROM actions WHERE token IS NOT NULL;"
+                         "ALTER TABLE actions DROP COLUMN token;"
+                         "DROP INDEX actions_time; CREATE INDEX actions_time ON actions (tn_id, created_at DESC, action_id DESC, visibility);"
+                         "DROP INDEX actions_vis_time; CREATE INDEX actions_vis_time ON actions (tn_id, visibility, created_at DESC, action_id DESC);"
+                         "DELETE FROM schema_version WHERE version = 2;",
+                         nullptr, nullptr, &err),
+            SQLITE_OK)
+      << err;
+  sqlite3_close(db);
+  ASSERT_EQ(query(dir_ / "meta.db", "SELECT count(*) FROM action_tokens"), "4");
+
+  auto m = meta();
+  EXPECT_EQ(query(dir_ / "meta.db", "SELECT max(version) FROM schema_version"), "2");
+  EXPECT_EQ(query(dir_ / "meta.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'action_tokens'"), "0");
+  EXPECT_EQ(query(dir_ / "meta.db", "SELECT count(*) FROM sqlite_schema WHERE name IN ('actions_time', 'actions_vis_time') AND sql NOT LIKE '%DESC%'"), "2");
+  for (int i = 1; i <= 5; ++i) {
+    auto a = json::parse(MetaHandle(m).get_action(kA, "p" + std::to_string(i)));
+    if (i == 3)
+      EXPECT_TRUE(!a.contains("token") || a["token"].is_null()) << a;
+    else
+      EXPECT_EQ(a.value("token", ""), "token-" + std::to_string(i)) << a;
+  }
+  put_action(m, kA, cumulo::test::post("p6", 106));
+  auto page = list_actions(m, kA, json{{"limit", 4}});
+  std::vector<std::string> ids;
+  for (const auto& a : page["actions"]) ids.push_back(a["actionId"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{"p6", "p5", "p4", "p3"}));
+  ASSERT_TRUE(page["cursor"].is_string());
+  auto rest = list_actions(m, kA, json{{"limit", 4}, {"cursor", page["cursor"]}});
+  ASSERT_EQ(rest["actions"].size(), 2u);
+  EXPECT_EQ(rest["actions"][0]["actionId"], "p2");
+  EXPECT_EQ(rest["actions"][1]["actionId"], "p1");
 }
 
 TEST_F(SqliteSpecific, NewerSchemaIsRefused) {
@@ -147,6 +199,7 @@ TEST_F(SqliteSpecific, FeedQueryIsAnIndexScan) {
                            "ORDER BY created_at DESC, action_id DESC LIMIT 20");
   EXPECT_NE(plan.find("INDEX actions_"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("SCAN actions\n"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // the index gives the order
 }
 
 // Two instances on one file (the old and the new during a hot reload): their
