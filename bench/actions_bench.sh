@@ -62,7 +62,7 @@ wrk_rate() { # script url [seconds]
   local pid=${PIDS[-1]} t0 t1 out
   if [[ -n ${PERF:-} ]]; then
     mkdir -p "$PERF"
-    perf record --call-graph dwarf,16384 -F 499 -o "$PERF/$(basename "$1" .lua)-$r.data" -p "$pid" -- sleep "$DUR" >/dev/null 2>&1 &
+    perf record --call-graph dwarf,16384 -F ${PERF_HZ:-499} -o "$PERF/$(basename "$1" .lua)-$r.data" -p "$pid" -- sleep "$DUR" >/dev/null 2>&1 &
   fi
   t0=$(cpu_ticks "$pid")
   out=$(taskset -c 1 wrk -t1 -c8 -d"${3:-$DUR}s" -s "$1" "$2" 2>"$WORK/wrk.err")

@@ -215,7 +215,6 @@ int64_t tn_of(const Tenant& tn) { return int64_t{tn.tn_id}; }
 const std::string kTenantCols = "tn_id, " + kTenants.columns();
 const std::string kTenantInsert = insert_with_id(kTenants.insert_sql(), 1, "tenants_tn_id_seq", kPostgresDialect) + " RETURNING " + kTenantCols;
 const std::string kProfileSelect = "SELECT " + kProfiles.columns() + " FROM profiles WHERE tn_id = ? AND id_tag = ?";
-const std::string kActionsReturning = " RETURNING " + kActions.columns() + ", stat_comments, stat_reactions, token";
 const std::string kFileSelect = "SELECT " + kFiles.columns() + " FROM files WHERE tn_id = ?";
 const std::string kTaskSelect = "SELECT " + kTasks.columns() + " FROM tasks WHERE tn_id = 0";
 
@@ -389,8 +388,7 @@ class MetaPostgres final : public FullMeta {
       Args ins;
       ins.bind(1, tn_of(tn));
       bind_record(ins, 2, kActions, a.rec, "put_action");
-      static const std::string sql = kActionInsert + kActionsReturning;
-      Result row = c.exec(sql, ins.add_opt(a.token));  // UNIQUE (tn_id, action_id) → CM_CONFLICT
+      Result row = c.exec(kActionInsertReturning, ins.add_opt(a.token));  // UNIQUE (tn_id, action_id) → CM_CONFLICT
       return put_action_result(action_object(Row(row, 0)), replaced);
     });
     return emit(out, text);

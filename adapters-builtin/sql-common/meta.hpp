@@ -143,6 +143,9 @@ inline const std::string kActionInsert = [] {
   return s.insert(s.size() - 1, ", ?");
 }();
 inline const int kActionInsertTokenParam = static_cast<int>(kActions.fields.size()) + 3;
+/// kActionInsert returning the stored row as kActionGet reads it (SQLite ≥
+/// 3.35 and PostgreSQL): put_action answers without reading the row back.
+inline const std::string kActionInsertReturning = kActionInsert + " RETURNING " + kActions.columns() + ", stat_comments, stat_reactions, token";
 /// Sets (or, bound to NULL, removes) an action's token: token, tn_id, action_id.
 inline constexpr const char* kActionSetToken = "UPDATE actions SET token = ? WHERE tn_id = ? AND action_id = ?";
 

@@ -467,14 +467,14 @@ Status MetaSqlite::put_action(const Tenant& tn, std::string_view action_json, co
       // released) so a replay of the old token is recognised by its id.
       c.prepare("UPDATE actions SET status = 'D', key = NULL WHERE tn_id = ? AND action_id = ?").bind(1, int64_t{tn.tn_id}).bind(2, std::string_view(*replaced)).run();
     }
-    {
-      auto st = c.prepare(kActionInsert);
-      st.bind(1, int64_t{tn.tn_id});
-      bind_record(st, 2, kActions, a.rec, what);
-      if (token) st.bind(kActionInsertTokenParam, std::string_view(*token));
-      st.run();  // UNIQUE (tn_id, action_id) → CM_CONFLICT
-    }
-    return put_action_result(*action_text(c, tn.tn_id, action_id), replaced);
+    auto st = c.prepare(kActionInsertReturning);
+    st.bind(1, int64_t{tn.tn_id});
+    bind_record(st, 2, kActions, a.rec, what);
+    if (token) st.bind(kActionInsertTokenParam, std::string_view(*token));
+    if (!st.step()) throw Error(CM_INTERNAL, "put_action: INSERT … RETURNING returned no row");  // UNIQUE (tn_id, action_id) → CM_CONFLICT
+    std::string stored = action_object(st);
+    st.run();  // completes the statement (the row is already written)
+    return put_action_result(stored, replaced);
   });
   return emit(out, text);
 }

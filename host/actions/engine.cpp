@@ -19,7 +19,7 @@
 #include "identity/action_token.hpp"
 #include "identity/content_id.hpp"
 #include "net/http_client.hpp"
-#include "plugins/settings_epoch.hpp"
+#include "plugins/meta_epoch.hpp"
 #include "realtime/bus.hpp"
 #include "runtime/scheduler.hpp"
 
@@ -177,6 +177,47 @@ char reaction_code(const std::string& subtype) {
 
 // ---------------------------------------------------------------------------
 
+// A read-through cache of values the engine reads from the meta adapter on
+// every action (settings, profiles), keyed "<tn_id>/<name>". Any write to them
+// through a MetaHandle in this process bumps plugins::meta_epoch(), which
+// empties the cache; entries also expire after kTtl, which bounds staleness
+// from another process writing the same store.
+class MetaCache {
+ public:
+  static constexpr auto kTtl = std::chrono::seconds(5);
+  static constexpr size_t kMaxEntries = 10000;
+
+  template <class Load>
+  json get(const std::string& key, Load&& load) {
+    const auto epoch = plugins::meta_epoch();  // read before the store, so a write in between is noticed
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lk(mu_);
+      if (epoch_ != epoch) {
+        entries_.clear();
+        epoch_ = epoch;
+      }
+      if (auto it = entries_.find(key); it != entries_.end() && it->second.expires > now) return it->second.value;
+    }
+    json v = load();
+    std::lock_guard lk(mu_);
+    if (epoch_ == epoch && plugins::meta_epoch() == epoch) {
+      if (entries_.size() >= kMaxEntries) entries_.clear();
+      entries_[key] = {v, now + kTtl};
+    }
+    return v;
+  }
+
+ private:
+  struct Entry {
+    json value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex mu_;
+  uint64_t epoch_ = 0;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 struct Engine::Impl {
   Engine& e;
   app::App& app;
@@ -234,48 +275,23 @@ struct Engine::Impl {
     return sub && sub->value("status", "") == "A" && sub->value("subType", json("")) != json("DEL");
   }
   json profile(const TenantScope& t, const std::string& id_tag) const {
-    auto text = t.meta().get_profile(t.ref(), id_tag);
-    return text.empty() ? json(nullptr) : json::parse(text);
+    return profile_cache.get(std::to_string(t.info.tn_id) + '/' + id_tag, [&] {
+      auto text = t.meta().get_profile(t.ref(), id_tag);
+      return text.empty() ? json(nullptr) : json::parse(text);
+    });
   }
   static bool blocked(const json& prof) {
     if (!prof.is_object()) return false;
     const std::string st = prof.value("status", "");
     return st == "B" || st == "S" || st == "X";
   }
-  // Settings are read on every create and every hook run, and an unset one
-  // costs two adapter reads. Cached per (tenant, key): any settings write in
-  // this process bumps plugins::settings_epoch(), which empties the cache, and
-  // entries expire after kSettingTtl, which bounds staleness from another
-  // process writing the same store.
-  static constexpr auto kSettingTtl = std::chrono::seconds(5);
-  static constexpr size_t kSettingCacheMax = 10000;
-  struct CachedSetting {
-    json value;
-    std::chrono::steady_clock::time_point expires;
-  };
-  mutable std::mutex settings_mu;
-  mutable uint64_t settings_cache_epoch = 0;
-  mutable std::unordered_map<std::string, CachedSetting> settings_cache;  // "<tn_id>/<key>"
+  // Settings and the sender's profile are read for every action, and each
+  // read is an adapter call (an unset setting two). Both are cached per
+  // tenant; see MetaCache.
+  mutable MetaCache settings_cache, profile_cache;
 
   json setting(const TenantScope& t, const std::string& key) const {
-    const auto epoch = plugins::settings_epoch();  // read before the store, so a write in between is noticed
-    const auto now = std::chrono::steady_clock::now();
-    const auto id = std::to_string(t.info.tn_id) + '/' + key;
-    {
-      std::lock_guard lk(settings_mu);
-      if (settings_cache_epoch != epoch) {
-        settings_cache.clear();
-        settings_cache_epoch = epoch;
-      }
-      if (auto it = settings_cache.find(id); it != settings_cache.end() && it->second.expires > now) return it->second.value;
-    }
-    json v = stored_setting(t, key);
-    std::lock_guard lk(settings_mu);
-    if (settings_cache_epoch == epoch && plugins::settings_epoch() == epoch) {
-      if (settings_cache.size() >= kSettingCacheMax) settings_cache.clear();
-      settings_cache[id] = {v, now + kSettingTtl};
-    }
-    return v;
+    return settings_cache.get(std::to_string(t.info.tn_id) + '/' + key, [&] { return stored_setting(t, key); });
   }
   json stored_setting(const TenantScope& t, const std::string& key) const {
     // Tenant value, else the node-wide one (tn 0), else the registry default.

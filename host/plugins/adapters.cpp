@@ -2,23 +2,23 @@
 
 #include <atomic>
 
-#include "plugins/settings_epoch.hpp"
+#include "plugins/meta_epoch.hpp"
 
 namespace cumulo::plugins {
 
 namespace {
-std::atomic<uint64_t> g_settings_epoch{0};
+std::atomic<uint64_t> g_meta_epoch{0};
 // Bumps the epoch when the write returns or throws (a failed write may have
 // applied part of it).
-struct SettingsWrite {
-  SettingsWrite() = default;
-  SettingsWrite(const SettingsWrite&) = delete;
-  SettingsWrite& operator=(const SettingsWrite&) = delete;
-  ~SettingsWrite() { bump_settings_epoch(); }
+struct CachedMetaWrite {
+  CachedMetaWrite() = default;
+  CachedMetaWrite(const CachedMetaWrite&) = delete;
+  CachedMetaWrite& operator=(const CachedMetaWrite&) = delete;
+  ~CachedMetaWrite() { bump_meta_epoch(); }
 };
 }  // namespace
-uint64_t settings_epoch() noexcept { return g_settings_epoch.load(std::memory_order_acquire); }
-void bump_settings_epoch() noexcept { g_settings_epoch.fetch_add(1, std::memory_order_acq_rel); }
+uint64_t meta_epoch() noexcept { return g_meta_epoch.load(std::memory_order_acquire); }
+void bump_meta_epoch() noexcept { g_meta_epoch.fetch_add(1, std::memory_order_acq_rel); }
 
 cm_error new_error() {
   // Only the header is initialised: zeroing the 480-byte message on every
@@ -130,7 +130,7 @@ bool AdapterHandle::export_tenant(const TenantRef& tn, std::string_view after, u
 void AdapterHandle::import_items(const TenantRef& tn, std::string_view lines) const {
   require_dump();
   auto ct = tn.c();
-  const SettingsWrite settings_write;  // an import may carry settings
+  const CachedMetaWrite cached_write;  // an import may carry settings
   CM_CALL(dump_slots(f()).second, "import_items", self(), &ct, to_cm(lines));
 }
 
@@ -313,6 +313,7 @@ const cm_meta_records& records_of(const cm_meta_vtable& v) {
   } while (0)
 
 std::string MetaHandle::create_tenant(std::string_view tenant_json) const {
+  const CachedMetaWrite cached_write;
   StringSink s;
   CM_CALL(tenants_of(vt()).create_tenant, "meta create_tenant", self(), to_cm(tenant_json), &s.sink);
   return s.data;
@@ -324,6 +325,7 @@ std::string MetaHandle::get_tenant(const TenantRef& tn) const {
 }
 
 void MetaHandle::update_tenant(const TenantRef& tn, std::string_view patch_json) const {
+  const CachedMetaWrite cached_write;
   auto ct = tn.c();
   CM_CALL(tenants_of(vt()).update_tenant, "meta update_tenant", self(), &ct, to_cm(patch_json));
 }
@@ -335,6 +337,7 @@ std::string MetaHandle::list_tenants(std::string_view filter_json) const {
 }
 
 void MetaHandle::upsert_profile(const TenantRef& tn, std::string_view profile_json) const {
+  const CachedMetaWrite cached_write;
   auto ct = tn.c();
   CM_CALL(tenants_of(vt()).upsert_profile, "meta upsert_profile", self(), &ct, to_cm(profile_json));
 }
@@ -428,7 +431,7 @@ void MetaHandle::delete_task(int64_t id) const { CM_CALL(tasks_of(vt()).delete_t
 
 void MetaHandle::put_setting(const TenantRef& tn, std::string_view key, std::string_view value_json) const {
   auto ct = tn.c();
-  const SettingsWrite settings_write;
+  const CachedMetaWrite cached_write;
   CM_CALL(settings_of(vt()).put_setting, "meta put_setting", self(), &ct, to_cm(key), to_cm(value_json));
 }
 
@@ -441,7 +444,7 @@ std::string MetaHandle::get_setting(const TenantRef& tn, std::string_view key) c
 
 void MetaHandle::delete_setting(const TenantRef& tn, std::string_view key) const {
   auto ct = tn.c();
-  const SettingsWrite settings_write;
+  const CachedMetaWrite cached_write;
   CM_CALL(settings_of(vt()).delete_setting, "meta delete_setting", self(), &ct, to_cm(key));
 }
 

@@ -2,6 +2,7 @@
 // shape, follow, broadcast POST, idempotent re-delivery — between two
 // hosts on loopback over TLS.
 #include "federation/federation.hpp"
+#include "federation/scenario_helpers.hpp"
 
 #include "identity/base64url.hpp"
 #include "identity/content_id.hpp"
@@ -52,4 +53,27 @@ TEST(Federation, FollowThenBroadcastPost) {
   EXPECT_EQ(r.status, 201u) << r.body;
   EXPECT_TRUE(f.settle());
   EXPECT_EQ(f.list("bob.test", {{"type", "POST"}}).size(), 1u);
+}
+
+// Blocking a sender takes effect on its very next action, and unblocking
+// too: the engine caches profiles, and a profile write must empty the cache.
+TEST(Federation, BlockingASenderTakesEffectAtOnce) {
+  Federation f({"alice.test", "bob.test"});
+  follow(f, "bob.test", "alice.test");
+  auto p1 = f.create("alice.test", {{"type", "POST"}, {"content", "before"}});
+  ASSERT_TRUE(f.wait_stored("bob.test", id_of(p1), "A"));  // alice's profile is now in bob's cache
+
+  auto r = f.call("bob.test", "PATCH", "/api/profiles/alice.test", {{"status", "B"}});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto p2 = f.create("alice.test", {{"type", "POST"}, {"content", "while blocked"}});
+  r = f.inbox("bob.test", p2["token"], {}, true);
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_NE(r.body.find("blocked"), std::string::npos) << r.body;
+  EXPECT_TRUE(f.stored("bob.test", id_of(p2)).is_null());
+
+  r = f.call("bob.test", "PATCH", "/api/profiles/alice.test", {{"status", nullptr}});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  r = f.inbox("bob.test", p2["token"], {}, true);
+  EXPECT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(f.stored("bob.test", id_of(p2)).value("status", ""), "A");
 }
