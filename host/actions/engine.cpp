@@ -338,7 +338,12 @@ struct Engine::Impl {
   void maybe_schedule_stat(const TenantScope& t, const dsl_::ActionFields& a);
   runtime::TaskResult run_stat(const runtime::TaskContext& ctx);
 
-  void publish(const TenantScope& t, const json& rec) { s.bus.publish(t.info.id_tag, "ACTION", e.view(t, rec)); }
+  void publish(const TenantScope& t, const json& rec) {
+    // The view costs profile lookups: not built when nobody listens (a socket
+    // attaching meanwhile is like one attaching just after).
+    if (s.bus.connections(t.info.id_tag) == 0) return;
+    s.bus.publish(t.info.id_tag, "ACTION", e.view(t, rec));
+  }
 };
 
 // ---- the Env hooks act through ---------------------------------------------------------
