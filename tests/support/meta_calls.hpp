@@ -41,6 +41,27 @@ inline nlohmann::json post(const std::string& id, int64_t t, const std::string& 
   return {{"actionId", id}, {"type", "POST"}, {"issuerTag", "alice.test"}, {"createdAt", t}, {"visibility", vis}, {"content", {{"text", "x"}}}};
 }
 
+/// Posts p1…p5 (createdAt 101…105); all but p3 carry the token "token-<i>".
+/// The migration tests store them, rebuild the old layout, and reopen.
+inline void put_posts_with_tokens(const Inst& m, const plugins::TenantRef& tn) {
+  for (int i = 1; i <= 5; ++i) {
+    auto a = post("p" + std::to_string(i), 100 + i);
+    if (i != 3) a["token"] = "token-" + std::to_string(i);
+    put_action(m, tn, a);
+  }
+}
+/// "p1=token-1 p2=token-2 p3=- …": the tokens get_action returns for them.
+inline std::string tokens_of_posts(const Inst& m, const plugins::TenantRef& tn) {
+  std::string out;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    auto a = nlohmann::json::parse(plugins::MetaHandle(m).get_action(tn, id));
+    out += (i > 1 ? " " : "") + id + "=" + (a.contains("token") && a["token"].is_string() ? a["token"].get<std::string>() : "-");
+  }
+  return out;
+}
+inline constexpr const char* kPostsTokens = "p1=token-1 p2=token-2 p3=- p4=token-4 p5=token-5";
+
 /// Every action of `tn`, following cursors.
 /// Every stored action of `tn`, or only those with `status` (superseded
 /// actions stay stored with status "D").
