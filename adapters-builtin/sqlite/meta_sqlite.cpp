@@ -493,10 +493,11 @@ Status MetaSqlite::update_action(const Tenant& tn, std::string_view action_id, s
     if (!text) return Status::NotFound("no action " + std::string(action_id));
     json rec = reparse(*text);
     ActionPatch p = patch_action(rec, patch);
-    if (p.token_op == ActionPatch::Token::Set)
-      c.prepare(kActionSetToken).bind(1, std::string_view(p.token)).bind(2, int64_t{tn.tn_id}).bind(3, action_id).run();
-    else if (p.token_op == ActionPatch::Token::Remove)
-      c.prepare(kActionSetToken).bind(1, std::nullopt).bind(2, int64_t{tn.tn_id}).bind(3, action_id).run();
+    if (p.token_op != ActionPatch::Token::Keep) {
+      auto st = c.prepare(kActionSetToken);
+      if (p.token_op == ActionPatch::Token::Set) st.bind(1, std::string_view(p.token));  // else NULL: removed
+      st.bind(2, int64_t{tn.tn_id}).bind(3, action_id).run();
+    }
     auto st = c.prepare(kActions.update_sql("action_id"));
     bind_record(st, 1, kActions, rec, what);
     int n = static_cast<int>(kActions.fields.size()) + 2;

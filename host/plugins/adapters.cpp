@@ -130,7 +130,7 @@ bool AdapterHandle::export_tenant(const TenantRef& tn, std::string_view after, u
 void AdapterHandle::import_items(const TenantRef& tn, std::string_view lines) const {
   require_dump();
   auto ct = tn.c();
-  const CachedMetaWrite cached_write;  // an import may carry settings
+  const CachedMetaWrite cached_write;  // an import may carry settings and profiles
   CM_CALL(dump_slots(f()).second, "import_items", self(), &ct, to_cm(lines));
 }
 

@@ -421,6 +421,13 @@ TEST_P(MetaDataConformance, ActionsPutGetUpdateStatsToken) {
   EXPECT_EQ(got["stats"], (json{{"comments", 3}, {"reactions", 7}}));
   EXPECT_EQ(got["content"]["text"], "edited");
   EXPECT_EQ(got["issuerTag"], "alice.test");  // untouched
+  EXPECT_EQ(got["token"], "eyJhbGciOiJFUzM4NCJ9.e30.sig");  // kept when the patch has no "token"
+  update_action(kA, "a1~x", R"({"token":"eyJhbGciOiJFUzM4NCJ9.e30.new"})");
+  EXPECT_EQ(get_action(kA, "a1~x")["token"], "eyJhbGciOiJFUzM4NCJ9.e30.new");
+  update_action(kA, "a1~x", R"({"token":null})");
+  got = get_action(kA, "a1~x");
+  EXPECT_FALSE(got.contains("token")) << got;
+  EXPECT_EQ(got["content"]["text"], "edited");  // the rest of the row stays
   EXPECT_EQ(code_of([&] { update_action(kA, "a1~x", R"({"actionId":"other"})"); }), CM_INVALID);
   EXPECT_EQ(code_of([&] { update_action(kA, "missing", R"({"status":"D"})"); }), CM_NOT_FOUND);
   EXPECT_EQ(code_of([&] { get_action(kA, "missing"); }), CM_NOT_FOUND);
