@@ -192,6 +192,8 @@ TEST(ForgedInput, ReplaysAreIdempotentAndNeverResurrect) {
   // A broadcast POST replayed to bob: one row there too.
   auto post = f.create("alice.test", {{"type", "POST"}, {"content", "once"}});
   ASSERT_TRUE(f.wait_stored("bob.test", post["actionId"], "A"));
+  // The row is visible before its verify task counts it: wait for the task.
+  ASSERT_TRUE(f.settle());
   const auto bob_received = engine(f, "bob.test").stats().received.load();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(f.inbox("bob.test", post["token"], {}, i % 2 == 0).status, 201u);
   ASSERT_TRUE(f.settle());
