@@ -1,5 +1,7 @@
 #include "db.hpp"
 
+#include "wal_vfs.hpp"
+
 #include <cumulo/sdk.hpp>
 
 #include <algorithm>
@@ -75,7 +77,8 @@ Connection::Connection(const std::string& path, bool read_only, int busy_timeout
   // NOMUTEX: a connection is only ever used by the one thread holding it
   // (writer mutex or pool lease), so SQLite's own mutexes are pure cost.
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  // The shim writes each commit's WAL frames in one call (wal_vfs.hpp).
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, coalescing_vfs());
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
