@@ -320,6 +320,10 @@ struct Engine::Impl {
   json create(const TenantScope& t, const json& req, int nesting);
   json process_inbound(const TenantScope& t, const std::string& token, const std::vector<std::string>& related, const std::string& ip, bool sync,
                        bool pre_approved);
+  // process_inbound without its replay check on refusal: `id` is set once
+  // known, `stored` once the store was attempted.
+  json admit_inbound(const TenantScope& t, const std::string& token, const std::vector<std::string>& related, const std::string& ip, bool sync,
+                     bool pre_approved, std::string& id, bool& stored);
   void after_store(const TenantScope& t, const ActionType& type, const json& rec, bool inbound, int nesting);
   void apply_deletion(const TenantScope& t, const dsl_::ActionFields& a);
 
@@ -648,8 +652,25 @@ void Engine::Impl::apply_deletion(const TenantScope& t, const dsl_::ActionFields
 
 // ---- receive ---------------------------------------------------------------------------------
 
+// Idempotence (§6.2 step 8): a known id is answered 2xx, with no second row
+// and no second hook run. The store's unique id catches a replay that passes
+// every check again; one refused by a check it passed the first time (its
+// key since expired, its sender since blocked…) is looked up before the
+// refusal goes out. A new action, nearly every inbound one, so costs no read.
 json Engine::Impl::process_inbound(const TenantScope& t, const std::string& token, const std::vector<std::string>& related, const std::string& ip, bool sync,
                                    bool pre_approved) {
+  std::string id;
+  bool stored = false;
+  try {
+    return admit_inbound(t, token, related, ip, sync, pre_approved, id, stored);
+  } catch (const ApiError&) {
+    if (!id.empty() && !stored && get(t, id)) return json::object();
+    throw;
+  }
+}
+
+json Engine::Impl::admit_inbound(const TenantScope& t, const std::string& token, const std::vector<std::string>& related, const std::string& ip, bool sync,
+                                 bool pre_approved, std::string& id, bool& stored) {
   const std::string me = t.info.id_tag;
   auto parsed = identity::parse_action_token(token);
   if (!parsed) throw invalid(std::string("Malformed action token: ") + std::string(identity::to_string(parsed.error())));
@@ -657,13 +678,15 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
   const bool is_conn = c.t.rfind("CONN", 0) == 0;
   if (is_conn && !pre_approved) require_pow(e.pow_, token, ip, now());
   if (!canonical_id_tag(c.iss) || (c.aud && !canonical_id_tag(*c.aud))) throw invalid("Issuer or audience is not a canonical idTag");
-  const std::string id = parsed->id();
+  id = parsed->id();
 
-  // Idempotence first: a known id is answered without any work (§6.2 step 8).
-  if (auto known = get(t, id)) {
-    if (is_conn && known->value("status", "") == "C") e.pow_.penalize(ip, PowCounters::Violation::kDuplicatePending, now());
-    return json::object();
-  }
+  // A CONN replayed while pending raises its sender's PoW price (§9): CONNs
+  // are looked up first.
+  if (is_conn)
+    if (auto known = get(t, id)) {
+      if (known->value("status", "") == "C") e.pow_.penalize(ip, PowCounters::Violation::kDuplicatePending, now());
+      return json::object();
+    }
 
   // Key (cached, else fetched from https://cl-o.<iss>/api/me) and signature.
   auto& rk = s.remote_keys();
@@ -771,10 +794,11 @@ json Engine::Impl::process_inbound(const TenantScope& t, const std::string& toke
     }
   }
   json rec = record_of(a, key, root, initial, token);
+  stored = true;
   try {
     rec = json::parse(t.meta().put_action(t.ref(), rec.dump()))["stored"];
   } catch (const plugins::PluginError& ex) {
-    if (ex.code() == CM_CONFLICT) return json::object();  // a concurrent delivery of the same token won
+    if (ex.code() == CM_CONFLICT) return json::object();  // a replay, or a concurrent delivery of the same token
     throw;
   }
   rec["token"] = token;

@@ -70,6 +70,11 @@ TEST(Federation, BlockingASenderTakesEffectAtOnce) {
   EXPECT_EQ(r.status, 403u) << r.body;
   EXPECT_NE(r.body.find("blocked"), std::string::npos) << r.body;
   EXPECT_TRUE(f.stored("bob.test", id_of(p2)).is_null());
+  // A replay of what bob accepted before the block is still known: 2xx,
+  // though the same check now refuses her (the lookup comes after checks).
+  r = f.inbox("bob.test", p1["token"], {}, true);
+  EXPECT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(f.stored("bob.test", id_of(p1)).value("status", ""), "A");
 
   r = f.call("bob.test", "PATCH", "/api/profiles/alice.test", {{"status", nullptr}});
   ASSERT_EQ(r.status, 200u) << r.body;
